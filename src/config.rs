@@ -1,0 +1,357 @@
+//! The TOML configuration: listener, limits, real-time placement and the process image.
+//!
+//! Every field has a default, so an empty file (or none) is a working configuration. Every
+//! error names the key and the problem.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::event_loop::LoopConfig;
+use crate::plc::{DbSpec, ImageSpec};
+use crate::session::Limits;
+
+/// Allowed values of `max_pdu`, as real CPUs negotiate them.
+pub const PDU_SIZES: [u16; 3] = [240, 480, 960];
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Connection slots; a connection beyond them is closed at once and counted.
+    pub max_connections: usize,
+    /// Largest PDU to negotiate: 240, 480 or 960.
+    pub max_pdu: u16,
+    /// Largest AmQ (parallel jobs) to grant.
+    pub max_amq: u16,
+    /// Close a connection silent for this many milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Capacity of the RT → housekeeping event queue.
+    pub event_queue: usize,
+    /// Real-time settings.
+    pub rt: RtConfig,
+    /// Sizes of I, Q, M, T, C.
+    pub areas: Areas,
+    /// Data blocks.
+    pub db: Vec<DbConfig>,
+}
+
+/// `[rt]`: where and how the event loop runs.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RtConfig {
+    /// Apply SCHED_FIFO, pinning, mlockall and the PM QoS request at all.
+    pub enabled: bool,
+    /// CPU to pin the RT thread to.
+    pub cpu: usize,
+    /// SCHED_FIFO priority (1..=99).
+    pub priority: u8,
+    /// Cycle period in microseconds.
+    pub cycle_us: u64,
+    /// Hold /dev/cpu_dma_latency at 0.
+    pub dma_latency: bool,
+    /// Poll without sleeping (pegs the CPU; only for isolated CPUs).
+    pub busy_poll: bool,
+    /// Refuse to start when any real-time measure cannot be applied.
+    pub strict: bool,
+}
+
+/// `[areas]`: sizes of the non-DB areas.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Areas {
+    /// Inputs (I / E, PE) in bytes.
+    pub inputs: usize,
+    /// Outputs (Q / A, PA) in bytes.
+    pub outputs: usize,
+    /// Flags (M, Merker) in bytes.
+    pub flags: usize,
+    /// Number of timers.
+    pub timers: usize,
+    /// Number of counters.
+    pub counters: usize,
+}
+
+/// One `[[db]]` entry.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DbConfig {
+    /// DB number (1..=65535).
+    pub number: u16,
+    /// Size in bytes (1..=65535).
+    pub size: usize,
+    /// Refuse client writes with item code 0x03.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], 102)),
+            max_connections: 32,
+            max_pdu: 960,
+            max_amq: 8,
+            idle_timeout_ms: 60_000,
+            event_queue: 4096,
+            rt: RtConfig::default(),
+            areas: Areas::default(),
+            db: vec![
+                DbConfig {
+                    number: 1,
+                    size: 1024,
+                    read_only: false,
+                },
+                DbConfig {
+                    number: 2,
+                    size: 2048,
+                    read_only: false,
+                },
+                DbConfig {
+                    number: 3,
+                    size: 256,
+                    read_only: false,
+                },
+            ],
+        }
+    }
+}
+
+impl Default for RtConfig {
+    fn default() -> Self {
+        RtConfig {
+            enabled: true,
+            cpu: 1,
+            priority: 99,
+            cycle_us: 1000,
+            dma_latency: true,
+            busy_poll: false,
+            strict: false,
+        }
+    }
+}
+
+impl Default for Areas {
+    fn default() -> Self {
+        Areas {
+            inputs: 256,
+            outputs: 256,
+            flags: 256,
+            timers: 64,
+            counters: 64,
+        }
+    }
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(key: &str, problem: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("config key `{key}`: {problem}"))
+}
+
+impl Config {
+    /// Parses and validates TOML text.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text)
+            .map_err(|e| ConfigError(format!("config: {}", e.to_string().trim_end())))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads, parses and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+        Config::from_toml(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+    }
+
+    /// Checks every value against its allowed range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=4096).contains(&self.max_connections) {
+            return Err(err(
+                "max_connections",
+                format!("{} is outside 1..=4096", self.max_connections),
+            ));
+        }
+        if !PDU_SIZES.contains(&self.max_pdu) {
+            return Err(err(
+                "max_pdu",
+                format!("{} is not one of 240, 480, 960", self.max_pdu),
+            ));
+        }
+        if self.max_amq == 0 {
+            return Err(err("max_amq", "must be at least 1"));
+        }
+        if self.idle_timeout_ms == 0 {
+            return Err(err("idle_timeout_ms", "must be at least 1"));
+        }
+        if self.event_queue == 0 {
+            return Err(err("event_queue", "must be at least 1"));
+        }
+        if !(1..=99).contains(&self.rt.priority) {
+            return Err(err(
+                "rt.priority",
+                format!(
+                    "{} is outside 1..=99 (SCHED_FIFO priorities)",
+                    self.rt.priority
+                ),
+            ));
+        }
+        if !(50..=1_000_000).contains(&self.rt.cycle_us) {
+            return Err(err(
+                "rt.cycle_us",
+                format!("{} is outside 50..=1000000", self.rt.cycle_us),
+            ));
+        }
+        let ncpu = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        if self.rt.enabled && self.rt.cpu >= ncpu {
+            return Err(err(
+                "rt.cpu",
+                format!(
+                    "CPU {} does not exist (this machine has {ncpu})",
+                    self.rt.cpu
+                ),
+            ));
+        }
+        for (key, v) in [
+            ("areas.inputs", self.areas.inputs),
+            ("areas.outputs", self.areas.outputs),
+            ("areas.flags", self.areas.flags),
+        ] {
+            if v > 65536 {
+                return Err(err(key, format!("{v} bytes exceeds 65536")));
+            }
+        }
+        for (key, v) in [
+            ("areas.timers", self.areas.timers),
+            ("areas.counters", self.areas.counters),
+        ] {
+            if v > 32768 {
+                return Err(err(key, format!("{v} exceeds 32768 elements")));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, db) in self.db.iter().enumerate() {
+            if db.number == 0 {
+                return Err(err(
+                    &format!("db[{i}].number"),
+                    "DB 0 does not exist; use 1..=65535",
+                ));
+            }
+            if !(1..=65535).contains(&db.size) {
+                return Err(err(
+                    &format!("db[{i}].size"),
+                    format!("{} is outside 1..=65535 bytes", db.size),
+                ));
+            }
+            if !seen.insert(db.number) {
+                return Err(err(
+                    &format!("db[{i}].number"),
+                    format!("DB{} is declared twice", db.number),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The image sizes.
+    pub fn image_spec(&self) -> ImageSpec {
+        ImageSpec {
+            dbs: self
+                .db
+                .iter()
+                .map(|d| DbSpec {
+                    number: d.number,
+                    size: d.size,
+                    read_only: d.read_only,
+                })
+                .collect(),
+            inputs: self.areas.inputs,
+            outputs: self.areas.outputs,
+            flags: self.areas.flags,
+            timers: self.areas.timers,
+            counters: self.areas.counters,
+        }
+    }
+
+    /// The event loop settings.
+    pub fn loop_config(&self) -> LoopConfig {
+        LoopConfig {
+            max_connections: self.max_connections,
+            limits: Limits {
+                max_pdu: self.max_pdu,
+                max_amq: self.max_amq,
+                idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            },
+            cycle: Duration::from_micros(self.rt.cycle_us),
+            busy_poll: self.rt.busy_poll,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default_configuration() {
+        assert_eq!(Config::from_toml("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn example_config_in_repo_parses() {
+        let text = include_str!("../s7rtd.example.toml");
+        let cfg = Config::from_toml(text).unwrap();
+        assert!(cfg.db.len() >= 3);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::from_toml("max_pdux = 480").unwrap_err();
+        assert!(e.0.contains("max_pdux"), "{e}");
+    }
+
+    #[test]
+    fn bad_pdu_size_is_named() {
+        let e = Config::from_toml("max_pdu = 500").unwrap_err();
+        assert_eq!(e.0, "config key `max_pdu`: 500 is not one of 240, 480, 960");
+    }
+
+    #[test]
+    fn oversized_db_is_named_with_its_index() {
+        let e = Config::from_toml("[[db]]\nnumber = 1\nsize = 70000\n").unwrap_err();
+        assert_eq!(
+            e.0,
+            "config key `db[0].size`: 70000 is outside 1..=65535 bytes"
+        );
+    }
+
+    #[test]
+    fn duplicate_db_is_refused() {
+        let e = Config::from_toml("[[db]]\nnumber = 4\nsize = 1\n[[db]]\nnumber = 4\nsize = 2\n")
+            .unwrap_err();
+        assert_eq!(e.0, "config key `db[1].number`: DB4 is declared twice");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let e = Config::from_toml("[rt]\npriority = \"high\"\n").unwrap_err();
+        assert!(e.0.contains("priority"), "{e}");
+    }
+}

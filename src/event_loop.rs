@@ -1,0 +1,404 @@
+//! The epoll loop: listener, a fixed slab of connections, the cycle deadline, idle timeouts.
+//! The only code that touches sockets.
+//!
+//! Everything is allocated in [`EventLoop::new`]; [`EventLoop::run`] then neither allocates
+//! nor logs: it reports through the [`EventQueue`] and bumps counters.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::events::{CloseReason, Event, EventQueue};
+use crate::plc::Memory;
+use crate::rt::sys;
+use crate::session::{Limits, Session, MAX_TPKT_LEN};
+use crate::telemetry::Telemetry;
+
+const LISTENER: u64 = 0;
+const SLOT_BITS: u64 = 0xFFFF_FFFF;
+
+/// Loop settings.
+#[derive(Debug, Clone, Copy)]
+pub struct LoopConfig {
+    /// Connection slots.
+    pub max_connections: usize,
+    /// Per-connection protocol limits.
+    pub limits: Limits,
+    /// Cycle period (wake-up latency is measured against it; idle timeouts checked on it).
+    pub cycle: Duration,
+    /// Poll with a zero timeout instead of sleeping (pegs a core; isolated CPUs only).
+    pub busy_poll: bool,
+}
+
+struct Conn {
+    fd: Option<OwnedFd>,
+    generation: u32,
+    session: Session,
+    rx: Box<[u8]>,
+    rx_start: usize,
+    rx_end: usize,
+    tx: Box<[u8]>,
+    tx_start: usize,
+    tx_end: usize,
+    writing: bool,
+}
+
+/// Shared flags the RT thread exposes to other threads.
+#[derive(Debug, Default)]
+pub struct Control {
+    /// Set by anyone to stop the loop at its next cycle.
+    pub stop: AtomicBool,
+    /// Incremented every cycle (watchdogs check it moves).
+    pub heartbeat: AtomicU64,
+}
+
+/// The event loop and everything it owns.
+pub struct EventLoop<M: Memory> {
+    epfd: OwnedFd,
+    listener: OwnedFd,
+    conns: Box<[Conn]>,
+    events: Box<[libc::epoll_event]>,
+    mem: M,
+    queue: EventQueue,
+    control: Arc<Control>,
+    cfg: LoopConfig,
+    /// Measurements.
+    pub telemetry: Telemetry,
+}
+
+impl<M: Memory> EventLoop<M> {
+    /// Allocates the slab (RX buffer of two maximum TPKTs and TX buffer of two maximum
+    /// replies per connection) and registers the already bound, non-blocking `listener`.
+    pub fn new(
+        listener: OwnedFd,
+        mem: M,
+        queue: EventQueue,
+        control: Arc<Control>,
+        cfg: LoopConfig,
+    ) -> std::io::Result<Self> {
+        let epfd = sys::epoll_create()?;
+        sys::epoll_ctl(
+            &epfd,
+            libc::EPOLL_CTL_ADD,
+            listener.as_raw_fd(),
+            libc::EPOLLIN as u32,
+            LISTENER,
+        )?;
+        let now = Instant::now();
+        let tx_len = 2 * cfg.limits.max_reply_len();
+        let conns = (0..cfg.max_connections)
+            .map(|i| Conn {
+                fd: None,
+                generation: 0,
+                session: Session::new(cfg.limits, i as u16, now),
+                rx: vec![0; 2 * MAX_TPKT_LEN].into(),
+                rx_start: 0,
+                rx_end: 0,
+                tx: vec![0; tx_len].into(),
+                tx_start: 0,
+                tx_end: 0,
+                writing: false,
+            })
+            .collect();
+        let events = vec![libc::epoll_event { events: 0, u64: 0 }; cfg.max_connections + 1].into();
+        Ok(EventLoop {
+            epfd,
+            listener,
+            conns,
+            events,
+            mem,
+            queue,
+            control,
+            cfg,
+            telemetry: Telemetry::default(),
+        })
+    }
+
+    /// Writes to every page of every buffer so the loop never faults one in.
+    pub fn prefault(&mut self) {
+        for c in self.conns.iter_mut() {
+            for b in [&mut c.rx, &mut c.tx] {
+                for i in (0..b.len()).step_by(4096) {
+                    b[i] = std::hint::black_box(0);
+                }
+            }
+            c.session.prefault();
+        }
+        // Recording touches the histograms' counts arrays; do it once at every magnitude.
+        for h in [
+            &mut self.telemetry.wakeup_ns,
+            &mut self.telemetry.service_ns,
+        ] {
+            let mut v = 1u64;
+            while v < crate::telemetry::MAX_NS {
+                h.saturating_record(v);
+                v = v.saturating_mul(2);
+            }
+            h.reset();
+        }
+    }
+
+    /// The image (for tests and persistence).
+    pub fn memory(&self) -> &M {
+        &self.mem
+    }
+
+    /// Gives the image back (after the loop stopped).
+    pub fn into_memory(self) -> M {
+        self.mem
+    }
+
+    /// Serves until [`Control::stop`] is set, then closes every connection.
+    pub fn run(&mut self) -> std::io::Result<()> {
+        let mut deadline = Instant::now() + self.cfg.cycle;
+        loop {
+            let now = Instant::now();
+            let timeout = if self.cfg.busy_poll {
+                Duration::ZERO
+            } else {
+                deadline.saturating_duration_since(now)
+            };
+            let n = sys::epoll_wait(&self.epfd, &mut self.events, timeout)?;
+            let woke = Instant::now();
+            self.telemetry.counters.turns += 1;
+            for i in 0..n {
+                let ev = self.events[i];
+                let token = ev.u64;
+                if token == LISTENER {
+                    self.accept_all(woke);
+                } else {
+                    self.service(token, ev.events, woke);
+                }
+            }
+            if woke >= deadline {
+                if n == 0 {
+                    self.telemetry
+                        .wakeup_ns
+                        .saturating_record((woke - deadline).as_nanos() as u64);
+                }
+                let late = (woke - deadline).as_nanos() / self.cfg.cycle.as_nanos().max(1);
+                self.telemetry.counters.overruns += late as u64;
+                deadline += self.cfg.cycle * (late as u32 + 1);
+                if self.cycle(woke) {
+                    break;
+                }
+            }
+        }
+        for slot in 0..self.conns.len() {
+            if self.conns[slot].fd.is_some() {
+                self.close(slot, CloseReason::Shutdown);
+            }
+        }
+        Ok(())
+    }
+
+    /// Periodic work; returns true when the loop must stop.
+    fn cycle(&mut self, now: Instant) -> bool {
+        self.control.heartbeat.fetch_add(1, Ordering::Relaxed);
+        for slot in 0..self.conns.len() {
+            if self.conns[slot].fd.is_some() {
+                if let Some(reason) = self.conns[slot].session.handle_timeout(now) {
+                    self.close(slot, reason);
+                }
+            }
+        }
+        self.control.stop.load(Ordering::Relaxed)
+    }
+
+    fn accept_all(&mut self, now: Instant) {
+        loop {
+            let (fd, peer) = match sys::accept(&self.listener) {
+                Ok(Some(x)) => x,
+                Ok(None) => return,
+                // EMFILE and friends: stop accepting this turn; the listener stays readable
+                // and is retried next turn.
+                Err(_) => return,
+            };
+            let Some(slot) = self.conns.iter().position(|c| c.fd.is_none()) else {
+                // No free slot: close at once (dropping `fd`) and count it.
+                self.telemetry.counters.refused += 1;
+                self.queue.push(Event::Refused { peer });
+                continue;
+            };
+            self.open(slot, fd, peer, now);
+        }
+    }
+
+    fn open(&mut self, slot: usize, fd: OwnedFd, peer: SocketAddr, now: Instant) {
+        let _ = sys::setsockopt_int(&fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        let _ = sys::setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+        let c = &mut self.conns[slot];
+        c.generation = c.generation.wrapping_add(1);
+        let token = (u64::from(c.generation) << 32) | (slot as u64 + 1);
+        if sys::epoll_ctl(
+            &self.epfd,
+            libc::EPOLL_CTL_ADD,
+            fd.as_raw_fd(),
+            libc::EPOLLIN as u32,
+            token,
+        )
+        .is_err()
+        {
+            return;
+        }
+        c.fd = Some(fd);
+        c.session.reset(now);
+        c.rx_start = 0;
+        c.rx_end = 0;
+        c.tx_start = 0;
+        c.tx_end = 0;
+        c.writing = false;
+        self.telemetry.counters.accepted += 1;
+        self.queue.push(Event::Connected {
+            slot: slot as u16,
+            peer,
+        });
+    }
+
+    fn close(&mut self, slot: usize, reason: CloseReason) {
+        let c = &mut self.conns[slot];
+        if let Some(fd) = c.fd.take() {
+            let _ = sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_DEL, fd.as_raw_fd(), 0, 0);
+            drop(fd);
+            self.telemetry.counters.closed += 1;
+            self.queue.push(Event::Disconnected {
+                slot: slot as u16,
+                reason,
+            });
+        }
+    }
+
+    fn service(&mut self, token: u64, ready: u32, woke: Instant) {
+        let slot = (token & SLOT_BITS) as usize - 1;
+        let Some(c) = self.conns.get(slot) else {
+            return;
+        };
+        if c.fd.is_none() || u64::from(c.generation) != token >> 32 {
+            return; // stale event for a closed or reused slot
+        }
+        let result = if ready & libc::EPOLLOUT as u32 != 0 && self.conns[slot].writing {
+            self.flush(slot)
+        } else {
+            Ok(())
+        };
+        let result = result.and_then(|()| self.read_and_answer(slot, woke));
+        if let Err(reason) = result {
+            // Send what was already answered (e.g. a DC) before closing.
+            let _ = self.flush(slot);
+            self.close(slot, reason);
+        }
+    }
+
+    /// Answers what is buffered, sends it, then reads more, until `EAGAIN` or until the
+    /// client stops taking our answers (TX full: wait for EPOLLOUT, read nothing more).
+    fn read_and_answer(&mut self, slot: usize, woke: Instant) -> Result<(), CloseReason> {
+        loop {
+            let replies = self.answer(slot, woke)?;
+            self.flush(slot)?;
+            if replies > 0 {
+                let ns = woke.elapsed().as_nanos() as u64;
+                self.telemetry.service_ns.saturating_record(ns);
+            }
+            let c = &mut self.conns[slot];
+            if c.writing {
+                return Ok(());
+            }
+            if c.rx_start > 0 {
+                c.rx.copy_within(c.rx_start..c.rx_end, 0);
+                c.rx_end -= c.rx_start;
+                c.rx_start = 0;
+            }
+            if c.rx_end == c.rx.len() {
+                // Full of complete frames left over while TX was full: answer them first.
+                // (A single TPKT is at most half the buffer, so this always makes progress.)
+                continue;
+            }
+            let Some(fd) = c.fd.as_ref() else {
+                return Ok(());
+            };
+            match sys::read(fd, &mut c.rx[c.rx_end..]) {
+                Ok(Some(0)) => return Err(CloseReason::PeerClosed),
+                Ok(Some(n)) => c.rx_end += n,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
+            }
+        }
+    }
+
+    /// Runs the session over the buffered bytes while there is room for a reply.
+    fn answer(&mut self, slot: usize, woke: Instant) -> Result<u64, CloseReason> {
+        let max_reply = self.cfg.limits.max_reply_len();
+        let mut queue = &self.queue;
+        let c = &mut self.conns[slot];
+        let mut replies = 0;
+        loop {
+            if c.tx.len() - c.tx_end < max_reply {
+                if c.tx_start == c.tx_end {
+                    c.tx_start = 0;
+                    c.tx_end = 0;
+                } else {
+                    return Ok(replies); // flush first; the rest stays in rx
+                }
+            }
+            let step = c.session.handle_rx(
+                woke,
+                &c.rx[c.rx_start..c.rx_end],
+                &mut self.mem,
+                &mut c.tx[c.tx_end..],
+                &mut queue,
+            );
+            c.rx_start += step.consumed;
+            c.tx_end += step.reply_len;
+            if step.reply_len > 0 {
+                replies += 1;
+                self.telemetry.counters.replies += 1;
+            }
+            if let Some(reason) = step.close {
+                return Err(reason);
+            }
+            if step.consumed == 0 {
+                return Ok(replies);
+            }
+        }
+    }
+
+    /// Sends pending TX bytes; on a partial write keeps the rest, waits for EPOLLOUT and
+    /// stops reading this connection until it drains.
+    fn flush(&mut self, slot: usize) -> Result<(), CloseReason> {
+        let c = &mut self.conns[slot];
+        let Some(fd) = c.fd.as_ref() else {
+            return Ok(());
+        };
+        while c.tx_start < c.tx_end {
+            match sys::send(fd, &c.tx[c.tx_start..c.tx_end]) {
+                Ok(Some(n)) => c.tx_start += n,
+                Ok(None) => break,
+                Err(e) => return Err(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
+            }
+        }
+        let pending = c.tx_start < c.tx_end;
+        if !pending {
+            c.tx_start = 0;
+            c.tx_end = 0;
+        }
+        if pending != c.writing {
+            c.writing = pending;
+            let interest = if pending {
+                libc::EPOLLOUT
+            } else {
+                libc::EPOLLIN
+            } as u32;
+            let token = (u64::from(c.generation) << 32) | (slot as u64 + 1);
+            let _ = sys::epoll_ctl(
+                &self.epfd,
+                libc::EPOLL_CTL_MOD,
+                fd.as_raw_fd(),
+                interest,
+                token,
+            );
+        }
+        Ok(())
+    }
+}

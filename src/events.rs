@@ -1,0 +1,186 @@
+//! Events the RT thread reports to housekeeping, and the bounded lock-free queue that
+//! carries them. The RT side only ever calls [`EventQueue::push`], which never blocks and never
+//! allocates: a full queue drops the event and counts the drop.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+
+use crate::wire::var::Area;
+use crate::wire::{Error as WireError, HeaderError};
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed the TCP connection.
+    PeerClosed,
+    /// The client sent a COTP disconnect request.
+    PeerDisconnect,
+    /// Broken TPKT/COTP framing (the stream cannot be resynchronised).
+    Framing(WireError),
+    /// A COTP data TPDU arrived before the connection request.
+    DataBeforeConnect,
+    /// A second connection request on an established connection.
+    UnexpectedConnectRequest,
+    /// The COTP connection request was refused (bad parameters).
+    ConnectRefused,
+    /// Nothing arrived within the idle timeout.
+    IdleTimeout,
+    /// A socket error (errno).
+    Io(i32),
+    /// The server is shutting down.
+    Shutdown,
+}
+
+impl core::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CloseReason::PeerClosed => write!(f, "peer closed the connection"),
+            CloseReason::PeerDisconnect => write!(f, "peer sent COTP disconnect request"),
+            CloseReason::Framing(e) => write!(f, "broken framing: {e}"),
+            CloseReason::DataBeforeConnect => write!(f, "COTP data before connection request"),
+            CloseReason::UnexpectedConnectRequest => {
+                write!(f, "second COTP connection request on an open connection")
+            }
+            CloseReason::ConnectRefused => write!(f, "COTP connection request refused"),
+            CloseReason::IdleTimeout => write!(f, "idle timeout"),
+            CloseReason::Io(e) => {
+                write!(f, "socket error: {}", std::io::Error::from_raw_os_error(*e))
+            }
+            CloseReason::Shutdown => write!(f, "server shutting down"),
+        }
+    }
+}
+
+/// Something the RT thread wants logged or acted on outside real time. `Copy`, fixed size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The server is listening.
+    Listening(SocketAddr),
+    /// A client connected into slot `slot`.
+    Connected {
+        /// Connection slot.
+        slot: u16,
+        /// Client address.
+        peer: SocketAddr,
+    },
+    /// A connection was refused because all slots are in use.
+    Refused {
+        /// Client address.
+        peer: SocketAddr,
+    },
+    /// A connection ended.
+    Disconnected {
+        /// Connection slot.
+        slot: u16,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// Setup Communication negotiated a PDU size.
+    Negotiated {
+        /// Connection slot.
+        slot: u16,
+        /// Negotiated PDU length.
+        pdu_len: u16,
+    },
+    /// A well-framed request was answered with an S7 header error.
+    RequestRejected {
+        /// Connection slot.
+        slot: u16,
+        /// PDU type / function byte that was rejected.
+        function: u8,
+        /// The error sent.
+        error: HeaderError,
+    },
+    /// A client wrote to the image.
+    ClientWrite {
+        /// Connection slot.
+        slot: u16,
+        /// Area written.
+        area: Area,
+        /// DB number (DB/DI only).
+        db: u16,
+        /// Byte offset.
+        offset: u32,
+        /// Bytes written (1 for a bit write).
+        len: u16,
+        /// Bit number for a bit write.
+        bit: Option<u8>,
+    },
+}
+
+/// Where the session reports events. Implementations must not block or allocate.
+pub trait EventSink {
+    /// Reports one event.
+    fn event(&mut self, e: Event);
+}
+
+/// Discards everything (tests, benches).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn event(&mut self, _: Event) {}
+}
+
+/// The bounded RT → housekeeping queue with its drop counter.
+#[derive(Debug, Clone)]
+pub struct EventQueue {
+    queue: Arc<ArrayQueue<Event>>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl EventQueue {
+    /// Allocates a queue of `capacity` events (at start-up).
+    pub fn new(capacity: usize) -> EventQueue {
+        EventQueue {
+            queue: Arc::new(ArrayQueue::new(capacity.max(1))),
+            dropped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Pushes without blocking; a full queue drops the event and counts it.
+    pub fn push(&self, e: Event) {
+        if self.queue.push(e).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes the oldest event (housekeeping side).
+    pub fn pop(&self) -> Option<Event> {
+        self.queue.pop()
+    }
+
+    /// Events dropped so far because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl EventSink for &EventQueue {
+    fn event(&mut self, e: Event) {
+        self.push(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_queue_drops_and_counts_instead_of_blocking() {
+        let q = EventQueue::new(2);
+        let e = Event::Refused {
+            peer: "127.0.0.1:1".parse().unwrap(),
+        };
+        q.push(e);
+        q.push(e);
+        q.push(e);
+        assert_eq!(q.dropped(), 1);
+        assert_eq!(q.pop(), Some(e));
+        assert_eq!(q.pop(), Some(e));
+        assert_eq!(q.pop(), None);
+    }
+}

@@ -1,0 +1,65 @@
+//! The housekeeping thread: drains the RT thread's event queue at ordinary priority and logs.
+//! It may allocate and block; the RT thread never waits for it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::events::{Event, EventQueue};
+
+/// How often the queue is drained.
+const POLL: Duration = Duration::from_millis(5);
+
+/// Logs one event at the level it deserves.
+pub fn log_event(e: &Event) {
+    match e {
+        Event::Listening(a) => log::info!("listening on {a}"),
+        Event::Connected { slot, peer } => log::info!("slot {slot}: connected from {peer}"),
+        Event::Refused { peer } => log::warn!("refused {peer}: all connection slots in use"),
+        Event::Disconnected { slot, reason } => log::info!("slot {slot}: closed: {reason}"),
+        Event::Negotiated { slot, pdu_len } => log::debug!("slot {slot}: PDU {pdu_len} negotiated"),
+        Event::RequestRejected {
+            slot,
+            function,
+            error,
+        } => {
+            log::warn!("slot {slot}: request {function:#04x} answered with error {error}")
+        }
+        Event::ClientWrite {
+            slot,
+            area,
+            db,
+            offset,
+            len,
+            bit,
+        } => match bit {
+            Some(b) => log::debug!("slot {slot}: write {area:?} DB{db} {offset}.{b}"),
+            None => log::debug!("slot {slot}: write {area:?} DB{db} offset {offset} len {len}"),
+        },
+    }
+}
+
+/// Starts the thread; it drains until `done` is set and the queue is empty.
+pub fn spawn(queue: EventQueue, done: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("s7rt-housekeeping".into())
+        .spawn(move || {
+            let mut dropped_seen = 0;
+            loop {
+                let finished = done.load(Ordering::Acquire);
+                while let Some(e) = queue.pop() {
+                    log_event(&e);
+                }
+                let dropped = queue.dropped();
+                if dropped != dropped_seen {
+                    log::warn!("event queue full: {} events dropped so far", dropped);
+                    dropped_seen = dropped;
+                }
+                if finished {
+                    return;
+                }
+                std::thread::sleep(POLL);
+            }
+        })
+}

@@ -1,0 +1,194 @@
+//! The process image: DBs, inputs, outputs, flags, timers and counters.
+
+use super::{ItemError, Memory};
+use crate::wire::var::Area;
+
+/// Size of one timer or counter on the wire (element N lives at byte 2N).
+pub const TIMER_COUNTER_LEN: usize = 2;
+
+/// One data block to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbSpec {
+    /// DB number (1..=65535).
+    pub number: u16,
+    /// Size in bytes (1..=65535).
+    pub size: usize,
+    /// Clients may read but not write it (item code 0x03 on write).
+    pub read_only: bool,
+}
+
+/// Sizes of everything in the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSpec {
+    /// Data blocks.
+    pub dbs: Vec<DbSpec>,
+    /// Inputs (I / E, PE) in bytes.
+    pub inputs: usize,
+    /// Outputs (Q / A, PA) in bytes.
+    pub outputs: usize,
+    /// Flags (M, Merker) in bytes.
+    pub flags: usize,
+    /// Number of timers (2 bytes each).
+    pub timers: usize,
+    /// Number of counters (2 bytes each).
+    pub counters: usize,
+}
+
+#[derive(Debug)]
+struct Db {
+    number: u16,
+    read_only: bool,
+    data: Box<[u8]>,
+}
+
+/// The process image. Allocated once from an [`ImageSpec`]; never grows.
+#[derive(Debug)]
+pub struct Image {
+    dbs: Box<[Db]>,
+    inputs: Box<[u8]>,
+    outputs: Box<[u8]>,
+    flags: Box<[u8]>,
+    timers: Box<[u8]>,
+    counters: Box<[u8]>,
+}
+
+impl Image {
+    /// Allocates a zeroed image. DB numbers must be unique (the config checks this).
+    pub fn new(spec: &ImageSpec) -> Image {
+        let mut dbs: Vec<Db> = spec
+            .dbs
+            .iter()
+            .map(|d| Db {
+                number: d.number,
+                read_only: d.read_only,
+                data: vec![0; d.size].into(),
+            })
+            .collect();
+        dbs.sort_by_key(|d| d.number);
+        Image {
+            dbs: dbs.into(),
+            inputs: vec![0; spec.inputs].into(),
+            outputs: vec![0; spec.outputs].into(),
+            flags: vec![0; spec.flags].into(),
+            timers: vec![0; spec.timers * TIMER_COUNTER_LEN].into(),
+            counters: vec![0; spec.counters * TIMER_COUNTER_LEN].into(),
+        }
+    }
+
+    fn db_index(&self, number: u16) -> Result<usize, ItemError> {
+        self.dbs
+            .binary_search_by_key(&number, |d| d.number)
+            .map_err(|_| ItemError::NoSuchObject)
+    }
+
+    /// DB numbers and sizes, in ascending order.
+    pub fn dbs(&self) -> impl Iterator<Item = (u16, usize)> + '_ {
+        self.dbs.iter().map(|d| (d.number, d.data.len()))
+    }
+
+    /// Writes to every page of every buffer so no page fault happens after start-up.
+    pub fn prefault(&mut self) {
+        let touch = |b: &mut [u8]| {
+            for i in (0..b.len()).step_by(4096) {
+                // Volatile-free: a read-modify-write of the same value still dirties the page.
+                b[i] = std::hint::black_box(b[i]);
+            }
+        };
+        for d in self.dbs.iter_mut() {
+            touch(&mut d.data);
+        }
+        touch(&mut self.inputs);
+        touch(&mut self.outputs);
+        touch(&mut self.flags);
+        touch(&mut self.timers);
+        touch(&mut self.counters);
+    }
+}
+
+impl Memory for Image {
+    fn area(&self, area: Area, db: u16) -> Result<&[u8], ItemError> {
+        Ok(match area {
+            Area::DataBlock | Area::InstanceDataBlock => &self.dbs[self.db_index(db)?].data,
+            Area::Inputs => &self.inputs,
+            Area::Outputs => &self.outputs,
+            Area::Flags => &self.flags,
+            Area::Timers => &self.timers,
+            Area::Counters => &self.counters,
+            Area::Peripheral | Area::Unknown(_) => return Err(ItemError::NoSuchObject),
+        })
+    }
+
+    fn area_mut(&mut self, area: Area, db: u16) -> Result<&mut [u8], ItemError> {
+        Ok(match area {
+            Area::DataBlock | Area::InstanceDataBlock => {
+                let i = self.db_index(db)?;
+                let d = &mut self.dbs[i];
+                if d.read_only {
+                    return Err(ItemError::AccessDenied);
+                }
+                &mut d.data
+            }
+            Area::Inputs => &mut self.inputs,
+            Area::Outputs => &mut self.outputs,
+            Area::Flags => &mut self.flags,
+            Area::Timers => &mut self.timers,
+            Area::Counters => &mut self.counters,
+            Area::Peripheral | Area::Unknown(_) => return Err(ItemError::NoSuchObject),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ImageSpec {
+        ImageSpec {
+            dbs: vec![
+                DbSpec {
+                    number: 7,
+                    size: 10,
+                    read_only: true,
+                },
+                DbSpec {
+                    number: 1,
+                    size: 65535,
+                    read_only: false,
+                },
+            ],
+            inputs: 4,
+            outputs: 4,
+            flags: 8,
+            timers: 3,
+            counters: 2,
+        }
+    }
+
+    #[test]
+    fn finds_dbs_by_number_and_maps_di_to_db() {
+        let img = Image::new(&spec());
+        assert_eq!(img.area(Area::DataBlock, 1).unwrap().len(), 65535);
+        assert_eq!(img.area(Area::InstanceDataBlock, 7).unwrap().len(), 10);
+        assert_eq!(
+            img.area(Area::DataBlock, 2).err(),
+            Some(ItemError::NoSuchObject)
+        );
+    }
+
+    #[test]
+    fn timers_and_counters_are_two_bytes_per_element() {
+        let img = Image::new(&spec());
+        assert_eq!(img.area(Area::Timers, 0).unwrap().len(), 6);
+        assert_eq!(img.area(Area::Counters, 0).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn read_only_db_refuses_mutable_access() {
+        let mut img = Image::new(&spec());
+        assert_eq!(
+            img.area_mut(Area::DataBlock, 7).err(),
+            Some(ItemError::AccessDenied)
+        );
+        assert!(img.area_mut(Area::DataBlock, 1).is_ok());
+    }
+}

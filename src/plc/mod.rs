@@ -1,0 +1,49 @@
+//! The emulated CPU: process image and the rules for addressing it.
+//!
+//! Pure data sized from the configuration at start-up; nothing here allocates after
+//! construction.
+
+pub mod image;
+
+pub use image::{DbSpec, Image, ImageSpec};
+
+use crate::wire::var::{Area, ReturnCode};
+
+/// Why one item of a Read Var / Write Var cannot be served. Maps 1:1 onto S7 item return
+/// codes; the request as a whole still succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemError {
+    /// The DB or area does not exist (0x0A).
+    NoSuchObject,
+    /// Offset + length beyond the area, or a misaligned address (0x05).
+    OutOfRange,
+    /// The object exists but may not be written (0x03).
+    AccessDenied,
+    /// Transport size or syntax id not supported (0x06).
+    BadTransport,
+    /// Data length does not match the item, or BIT with count > 1 (0x07).
+    SizeMismatch,
+}
+
+impl From<ItemError> for ReturnCode {
+    fn from(e: ItemError) -> ReturnCode {
+        match e {
+            ItemError::NoSuchObject => ReturnCode::ObjectDoesNotExist,
+            ItemError::OutOfRange => ReturnCode::AddressOutOfRange,
+            ItemError::AccessDenied => ReturnCode::AccessDenied,
+            ItemError::BadTransport => ReturnCode::DataTypeNotSupported,
+            ItemError::SizeMismatch => ReturnCode::DataTypeInconsistent,
+        }
+    }
+}
+
+/// Byte-addressed storage of the areas a client can reach.
+///
+/// Implemented by [`Image`]; tests use small fakes. Returning an error from either method
+/// makes the item fail with the matching return code; other items are unaffected.
+pub trait Memory {
+    /// The whole area (for DB/DI: the DB `db`) for reading.
+    fn area(&self, area: Area, db: u16) -> Result<&[u8], ItemError>;
+    /// The whole area for writing; `AccessDenied` for read-only objects.
+    fn area_mut(&mut self, area: Area, db: u16) -> Result<&mut [u8], ItemError>;
+}

@@ -1,0 +1,216 @@
+//! The raw system calls of the RT thread: epoll, non-blocking sockets, scheduling.
+//!
+//! Every call goes through [`syscall!`], which turns `-1` into `io::Error` from errno. This
+//! is the only module allowed `unsafe`; each block says why it is sound.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// Calls a libc function and maps a `-1` result to the thread's errno.
+macro_rules! syscall {
+    ($fn:ident ( $($arg:expr),* $(,)? )) => {{
+        // SAFETY: the caller passes arguments that satisfy the libc function's contract;
+        // each use below documents why.
+        let res = unsafe { libc::$fn($($arg),*) };
+        if res == -1 { Err(io::Error::last_os_error()) } else { Ok(res) }
+    }};
+}
+
+/// Creates an epoll instance (close-on-exec).
+pub fn epoll_create() -> io::Result<OwnedFd> {
+    let fd = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
+    // SAFETY: epoll_create1 returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Adds, modifies or removes `fd` in the epoll set with `events` and `token`.
+pub fn epoll_ctl(epfd: &OwnedFd, op: i32, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+    let mut ev = libc::epoll_event { events, u64: token };
+    // SAFETY: `ev` lives across the call; the kernel copies it.
+    syscall!(epoll_ctl(epfd.as_raw_fd(), op, fd, &mut ev)).map(drop)
+}
+
+/// Waits for events with a nanosecond timeout (`epoll_pwait2`), falling back to
+/// `epoll_wait` with the timeout rounded up to whole milliseconds on kernels before 5.11.
+pub fn epoll_wait(
+    epfd: &OwnedFd,
+    events: &mut [libc::epoll_event],
+    timeout: Duration,
+) -> io::Result<usize> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    let max = events.len().min(i32::MAX as usize) as i32;
+    // SAFETY: `events` is a valid writable array of `max` entries; `ts` outlives the call;
+    // a null sigmask means "do not change the mask".
+    let r = unsafe {
+        libc::epoll_pwait2(
+            epfd.as_raw_fd(),
+            events.as_mut_ptr(),
+            max,
+            &ts,
+            std::ptr::null(),
+        )
+    };
+    if r >= 0 {
+        return Ok(r as usize);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EINTR) => Ok(0),
+        Some(libc::ENOSYS) => {
+            let ms = timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
+            // SAFETY: as above.
+            let r = unsafe { libc::epoll_wait(epfd.as_raw_fd(), events.as_mut_ptr(), max, ms) };
+            match r {
+                r if r >= 0 => Ok(r as usize),
+                _ => match io::Error::last_os_error() {
+                    e if e.raw_os_error() == Some(libc::EINTR) => Ok(0),
+                    e => Err(e),
+                },
+            }
+        }
+        _ => Err(err),
+    }
+}
+
+/// Accepts one connection, non-blocking and close-on-exec. `Ok(None)` on `EAGAIN`.
+pub fn accept(listener: &OwnedFd) -> io::Result<Option<(OwnedFd, SocketAddr)>> {
+    // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let fd = match syscall!(accept4(
+        listener.as_raw_fd(),
+        (&mut addr as *mut libc::sockaddr_storage).cast(),
+        &mut len,
+        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+    )) {
+        Ok(fd) => fd,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR)) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    // SAFETY: accept4 returned a fresh descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok(Some((fd, to_socket_addr(&addr))))
+}
+
+fn to_socket_addr(a: &libc::sockaddr_storage) -> SocketAddr {
+    match a.ss_family as i32 {
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6, which fits in it.
+            let a6 = unsafe { &*(a as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(a6.sin6_addr.s6_addr),
+                u16::from_be(a6.sin6_port),
+                a6.sin6_flowinfo,
+                a6.sin6_scope_id,
+            ))
+        }
+        _ => {
+            // SAFETY: AF_INET (or unspecified, then zeros) storage holds a sockaddr_in.
+            let a4 = unsafe { &*(a as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(a4.sin_addr.s_addr)),
+                u16::from_be(a4.sin_port),
+            ))
+        }
+    }
+}
+
+/// Sets an integer socket option.
+pub fn setsockopt_int(fd: &OwnedFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: `value` is a valid c_int for the duration of the call; its size is passed.
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        level,
+        name,
+        (&value as *const i32).cast(),
+        std::mem::size_of::<i32>() as libc::socklen_t
+    ))
+    .map(drop)
+}
+
+/// Reads into `buf`; `Ok(None)` on `EAGAIN`, `Ok(Some(0))` at end of stream.
+pub fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    match syscall!(read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())) {
+        Ok(n) => Ok(Some(n as usize)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes from `buf` without SIGPIPE; `Ok(None)` on `EAGAIN`.
+pub fn send(fd: &OwnedFd, buf: &[u8]) -> io::Result<Option<usize>> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+    match syscall!(send(
+        fd.as_raw_fd(),
+        buf.as_ptr().cast(),
+        buf.len(),
+        libc::MSG_NOSIGNAL
+    )) {
+        Ok(n) => Ok(Some(n as usize)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets SCHED_FIFO at `priority` for the calling thread, with SCHED_RESET_ON_FORK so any
+/// process it might spawn does not inherit real-time priority.
+pub fn set_fifo(priority: i32) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: pid 0 is the calling thread; `param` is valid for the call.
+    syscall!(sched_setscheduler(
+        0,
+        libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK,
+        &param
+    ))
+    .map(drop)
+}
+
+/// The calling thread's scheduling policy and priority, read back after setting them.
+pub fn current_policy() -> (i32, i32) {
+    // SAFETY: pid 0 is the calling thread.
+    let policy = unsafe { libc::sched_getscheduler(0) } & !libc::SCHED_RESET_ON_FORK;
+    let mut param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is valid for writes.
+    let _ = unsafe { libc::sched_getparam(0, &mut param) };
+    (policy, param.sched_priority)
+}
+
+/// Blocks all signals in the calling thread so handlers run on other threads.
+pub fn block_signals() {
+    // SAFETY: sigset_t is plain data; sigfillset initialises it; a null old-set is allowed.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Tells glibc never to return heap memory to the kernel and never to serve a malloc with a
+/// fresh mmap, so pages locked at start-up stay locked (LF RT wiki, "memory").
+pub fn tune_malloc() {
+    // SAFETY: mallopt only changes allocator tunables.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+    }
+}
+
+/// Minor and major page faults of the calling thread so far (`getrusage(RUSAGE_THREAD)`).
+pub fn thread_faults() -> (u64, u64) {
+    // SAFETY: rusage is plain data; getrusage fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is valid for writes.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    (ru.ru_minflt as u64, ru.ru_majflt as u64)
+}

@@ -1,0 +1,217 @@
+//! Start-up in the order the real-time rules demand, and shutdown.
+//!
+//! parse config (caller) → allocate everything (image, slab, buffers, histograms, queue) →
+//! prefault → `mlockall` → start housekeeping → start the RT thread, which pins itself,
+//! switches to SCHED_FIFO, holds `/dev/cpu_dma_latency` at 0, prefaults its stack and serves.
+//! A measure that cannot be applied is reported (what is missing and how to grant it) and
+//! skipped, or refuses the start under `strict`.
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use crate::config::Config;
+use crate::event_loop::{Control, EventLoop};
+use crate::events::{Event, EventQueue};
+use crate::housekeeping;
+use crate::plc::Image;
+use crate::rt::{self, Missing};
+use crate::telemetry::Telemetry;
+
+/// Stack of the RT thread; all of it that the loop can use is prefaulted.
+const RT_STACK: usize = 1024 * 1024;
+const RT_STACK_PREFAULT: usize = 512 * 1024;
+
+/// What the RT thread hands back when it stops.
+#[derive(Debug)]
+pub struct Stopped {
+    /// Everything the loop measured.
+    pub telemetry: Telemetry,
+    /// The image as the clients left it.
+    pub image: Image,
+    /// Page faults (minor, major) of the RT thread while serving.
+    pub faults_while_serving: (u64, u64),
+}
+
+/// A running server.
+pub struct Server {
+    local_addr: SocketAddr,
+    control: Arc<Control>,
+    rt_thread: Option<JoinHandle<Result<Stopped, String>>>,
+    housekeeping: Option<JoinHandle<()>>,
+    hk_done: Arc<AtomicBool>,
+    queue: EventQueue,
+    /// Real-time measures that could not be applied (empty when all were).
+    pub missing: Vec<String>,
+}
+
+impl Server {
+    /// Starts the server described by `cfg`.
+    pub fn start(cfg: &Config) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(cfg.listen).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                " (ports below 1024 need root or CAP_NET_BIND_SERVICE; or listen on another port with --listen)"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("cannot listen on {}: {e}{hint}", cfg.listen)
+        })?;
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+        let listener: OwnedFd = listener.into();
+
+        let mut image = Image::new(&cfg.image_spec());
+        image.prefault();
+        let queue = EventQueue::new(cfg.event_queue);
+        let control = Arc::new(Control::default());
+        let mut event_loop = EventLoop::new(
+            listener,
+            image,
+            queue.clone(),
+            control.clone(),
+            cfg.loop_config(),
+        )?;
+        event_loop.prefault();
+
+        let mut missing: Vec<Missing> = Vec::new();
+        if cfg.rt.enabled {
+            if let Err(m) = rt::lock_memory() {
+                missing.push(m);
+            }
+        }
+        if cfg.rt.strict {
+            if let Some(m) = missing.first() {
+                anyhow::bail!("--strict-rt: {m}");
+            }
+        }
+
+        let hk_done = Arc::new(AtomicBool::new(false));
+        let housekeeping = housekeeping::spawn(queue.clone(), hk_done.clone())?;
+
+        let (report_tx, report_rx) = mpsc::channel::<Result<Vec<Missing>, Missing>>();
+        let rt_cfg = cfg.rt.clone();
+        let rt_queue = queue.clone();
+        let rt_thread = std::thread::Builder::new()
+            .name("s7rt-rt".into())
+            .stack_size(RT_STACK)
+            .spawn(move || {
+                rt::sys::block_signals();
+                let mut missing = Vec::new();
+                let mut _dma = None;
+                if rt_cfg.enabled {
+                    let steps: [&dyn Fn() -> Result<(), Missing>; 2] =
+                        [&|| rt::pin_to_cpu(rt_cfg.cpu), &|| {
+                            rt::set_fifo(rt_cfg.priority)
+                        }];
+                    for step in steps {
+                        if let Err(m) = step() {
+                            if rt_cfg.strict {
+                                let _ = report_tx.send(Err(m));
+                                return Err("refused to start".to_string());
+                            }
+                            missing.push(m);
+                        }
+                    }
+                    if rt_cfg.dma_latency {
+                        match rt::hold_dma_latency() {
+                            Ok(f) => _dma = Some(f),
+                            Err(m) if rt_cfg.strict => {
+                                let _ = report_tx.send(Err(m));
+                                return Err("refused to start".to_string());
+                            }
+                            Err(m) => missing.push(m),
+                        }
+                    }
+                }
+                rt::prefault_stack(RT_STACK_PREFAULT);
+                let _ = report_tx.send(Ok(missing));
+                drop(report_tx);
+                rt_queue.push(Event::Listening(local_addr));
+                let before = rt::sys::thread_faults();
+                let result = event_loop.run();
+                let after = rt::sys::thread_faults();
+                result.map_err(|e| format!("event loop failed: {e}"))?;
+                let EventLoop { telemetry, .. } = &event_loop;
+                let telemetry = telemetry.clone();
+                Ok(Stopped {
+                    telemetry,
+                    image: event_loop.into_memory(),
+                    faults_while_serving: (after.0 - before.0, after.1 - before.1),
+                })
+            })?;
+
+        let mut server = Server {
+            local_addr,
+            control,
+            rt_thread: Some(rt_thread),
+            housekeeping: Some(housekeeping),
+            hk_done,
+            queue,
+            missing: missing.iter().map(|m| m.to_string()).collect(),
+        };
+        match report_rx.recv() {
+            Ok(Ok(more)) => server.missing.extend(more.iter().map(|m| m.to_string())),
+            Ok(Err(m)) => {
+                let _ = server.shutdown();
+                anyhow::bail!("--strict-rt: {m}");
+            }
+            Err(_) => {
+                let e = server
+                    .shutdown()
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                anyhow::bail!("the RT thread ended during start-up: {e}");
+            }
+        }
+        Ok(server)
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Flags shared with the RT thread (stop, heartbeat).
+    pub fn control(&self) -> &Arc<Control> {
+        &self.control
+    }
+
+    /// Events dropped because the queue was full.
+    pub fn dropped_events(&self) -> u64 {
+        self.queue.dropped()
+    }
+
+    /// True once the RT thread has ended (stopped or failed).
+    pub fn is_finished(&self) -> bool {
+        self.rt_thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stops the loop, closes every connection, drains the event queue and returns what the
+    /// RT thread measured.
+    pub fn shutdown(&mut self) -> anyhow::Result<Stopped> {
+        self.control.stop.store(true, Ordering::Relaxed);
+        let result = match self.rt_thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| anyhow::anyhow!("RT thread panicked"))?
+                .map_err(anyhow::Error::msg),
+            None => Err(anyhow::anyhow!("already stopped")),
+        };
+        self.hk_done.store(true, Ordering::Release);
+        if let Some(h) = self.housekeeping.take() {
+            let _ = h.join();
+        }
+        result
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.rt_thread.is_some() {
+            let _ = self.shutdown();
+        }
+    }
+}

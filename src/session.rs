@@ -1,0 +1,498 @@
+//! One connection's protocol state machine, sans I/O.
+//!
+//! Input: bytes received (`rx`), the current time and the image. Output: bytes to send,
+//! written into `tx`, and whether to close. No sockets, no clock reads, no logging, no
+//! allocation after [`Session::new`]: the event loop owns all of that.
+//!
+//! Phases: waiting for the COTP connection request → COTP connected (only Setup
+//! Communication is served) → established (negotiated PDU; every job answered once, with the
+//! client's PDU reference echoed).
+
+use std::time::{Duration, Instant};
+
+use crate::events::{CloseReason, Event, EventSink};
+use crate::plc::Memory;
+use crate::service::{read_var, write_var, Answer};
+use crate::wire::cotp::{self, ConnectConfirm, TpduCode};
+use crate::wire::s7::{self, Rosctr};
+use crate::wire::{
+    setup, tpkt, userdata, var, CotpPacket, Error as WireError, HeaderError, S7Header,
+};
+
+/// Largest TPDU we confirm: fits a 960-byte PDU plus the DT header in one TPDU, and is what
+/// real CPUs confirm to Snap7-family clients.
+pub const MAX_TPDU_LEN: usize = 1024;
+/// Largest TPKT we accept from a client (a TPDU of `MAX_TPDU_LEN` plus the TPKT header).
+pub const MAX_TPKT_LEN: usize = MAX_TPDU_LEN + tpkt::HEADER_LEN;
+/// The smallest PDU real clients tolerate (Snap7 `MinPduSize`).
+pub const MIN_PDU_LEN: u16 = 240;
+/// Smallest TPDU (ISO 8073 default, 128 bytes) and therefore the smallest DT payload.
+const MIN_DT_PAYLOAD: usize = 128 - cotp::DT_HEADER_LEN;
+/// Room a TPKT + DT header takes in front of each fragment.
+const FRAME_OVERHEAD: usize = tpkt::HEADER_LEN + cotp::DT_HEADER_LEN;
+
+/// Per-connection limits from the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest PDU to negotiate (240, 480 or 960).
+    pub max_pdu: u16,
+    /// Largest AmQ to grant.
+    pub max_amq: u16,
+    /// Close a connection silent for this long.
+    pub idle_timeout: Duration,
+}
+
+impl Limits {
+    /// Bytes `tx` must have free for the longest single reply (a max PDU fragmented into
+    /// the smallest TPDUs a client may choose).
+    pub fn max_reply_len(&self) -> usize {
+        let pdu = self.max_pdu as usize;
+        pdu + FRAME_OVERHEAD * pdu.div_ceil(MIN_DT_PAYLOAD)
+    }
+
+    /// Bytes the reassembly buffer holds: one PDU larger than allowed is still read whole so
+    /// it can be answered with 0x8500 instead of closing the connection.
+    fn reassembly_len(&self) -> usize {
+        2 * self.max_pdu as usize
+    }
+}
+
+/// Outcome of one [`Session::handle_rx`] call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// Bytes of `rx` consumed (0 = need more bytes).
+    pub consumed: usize,
+    /// Bytes written to `tx`.
+    pub reply_len: usize,
+    /// Close the connection after sending the reply.
+    pub close: Option<CloseReason>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    AwaitConnect,
+    Connected,
+    Established,
+}
+
+/// A connection's protocol state.
+#[derive(Debug)]
+pub struct Session {
+    limits: Limits,
+    slot: u16,
+    phase: Phase,
+    client_ref: u16,
+    tpdu_len: usize,
+    pdu_len: u16,
+    reasm: Box<[u8]>,
+    reasm_len: usize,
+    reasm_overflow: bool,
+    deadline: Instant,
+}
+
+impl Session {
+    /// Allocates the session (including its reassembly buffer) for slot `slot`.
+    pub fn new(limits: Limits, slot: u16, now: Instant) -> Session {
+        Session {
+            limits,
+            slot,
+            phase: Phase::AwaitConnect,
+            client_ref: 0,
+            tpdu_len: 128,
+            pdu_len: 0,
+            reasm: vec![0; limits.reassembly_len()].into(),
+            reasm_len: 0,
+            reasm_overflow: false,
+            deadline: now + limits.idle_timeout,
+        }
+    }
+
+    /// Returns the session to its initial state for a new connection, keeping its buffers.
+    pub fn reset(&mut self, now: Instant) {
+        self.phase = Phase::AwaitConnect;
+        self.client_ref = 0;
+        self.tpdu_len = 128;
+        self.pdu_len = 0;
+        self.reasm_len = 0;
+        self.reasm_overflow = false;
+        self.deadline = now + self.limits.idle_timeout;
+    }
+
+    /// Writes to every page of the reassembly buffer (start-up prefault).
+    pub fn prefault(&mut self) {
+        for i in (0..self.reasm.len()).step_by(4096) {
+            self.reasm[i] = std::hint::black_box(0);
+        }
+    }
+
+    /// The negotiated PDU length (0 before Setup Communication).
+    pub fn pdu_len(&self) -> u16 {
+        self.pdu_len
+    }
+
+    /// When the connection times out unless more bytes arrive.
+    pub fn poll_timeout(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Closes the connection if its idle deadline has passed.
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<CloseReason> {
+        (now >= self.deadline).then_some(CloseReason::IdleTimeout)
+    }
+
+    /// Consumes at most one TPKT from the start of `rx` and may write one reply into `tx`.
+    ///
+    /// `tx` must have at least [`Limits::max_reply_len`] bytes. `consumed == 0` without
+    /// `close` means "need more bytes".
+    pub fn handle_rx<M: Memory, E: EventSink>(
+        &mut self,
+        now: Instant,
+        rx: &[u8],
+        mem: &mut M,
+        tx: &mut [u8],
+        events: &mut E,
+    ) -> Step {
+        let n = match tpkt::frame(rx, MAX_TPKT_LEN) {
+            Ok(tpkt::Frame::Incomplete) => {
+                return Step {
+                    consumed: 0,
+                    reply_len: 0,
+                    close: None,
+                }
+            }
+            Ok(tpkt::Frame::Complete(n)) => n,
+            Err(e) => return close(0, CloseReason::Framing(e)),
+        };
+        self.deadline = now + self.limits.idle_timeout;
+        let cotp = match CotpPacket::new_checked(&rx[tpkt::HEADER_LEN..n]) {
+            Ok(p) => p,
+            Err(e) => return close(n, CloseReason::Framing(e)),
+        };
+        match (cotp.code(), self.phase) {
+            (TpduCode::ConnectRequest, Phase::AwaitConnect) => self.connect(n, &cotp, tx),
+            (TpduCode::ConnectRequest, _) => close(n, CloseReason::UnexpectedConnectRequest),
+            (TpduCode::Data, Phase::AwaitConnect) => close(n, CloseReason::DataBeforeConnect),
+            (TpduCode::Data, _) => {
+                let reply_len = self.data(&cotp, mem, tx, events);
+                Step {
+                    consumed: n,
+                    reply_len,
+                    close: None,
+                }
+            }
+            (TpduCode::DisconnectRequest, _) => {
+                let len =
+                    cotp::emit_dc(&mut tx[tpkt::HEADER_LEN..], cotp.src_ref(), cotp.dst_ref())
+                        .and_then(|l| tpkt::emit_header(tx, l + tpkt::HEADER_LEN).map(|h| h + l))
+                        .unwrap_or(0);
+                Step {
+                    consumed: n,
+                    reply_len: len,
+                    close: Some(CloseReason::PeerDisconnect),
+                }
+            }
+            _ => close(n, CloseReason::Framing(WireError::Malformed)),
+        }
+    }
+
+    fn connect(&mut self, n: usize, cr: &CotpPacket<&[u8]>, tx: &mut [u8]) -> Step {
+        let (mut offered, mut calling, mut called): (usize, &[u8], &[u8]) = (128, &[], &[]);
+        for p in cr.params() {
+            match p {
+                Ok((cotp::PARAM_TPDU_SIZE, [code])) => match cotp::tpdu_size_bytes(*code) {
+                    Some(b) => offered = b,
+                    None => return close(n, CloseReason::ConnectRefused),
+                },
+                Ok((cotp::PARAM_CALLING_TSAP, v)) => calling = v,
+                Ok((cotp::PARAM_CALLED_TSAP, v)) => called = v,
+                Ok(_) => {} // other ISO 8073 options are ignored on input
+                Err(_) => return close(n, CloseReason::ConnectRefused),
+            }
+        }
+        self.tpdu_len = offered.min(MAX_TPDU_LEN);
+        self.client_ref = cr.src_ref();
+        let cc = ConnectConfirm {
+            dst_ref: self.client_ref,
+            src_ref: self.slot.wrapping_add(1).max(1),
+            tpdu_size: cotp::tpdu_size_code(self.tpdu_len),
+            calling_tsap: calling,
+            called_tsap: called,
+        };
+        let len = cc
+            .emit(&mut tx[tpkt::HEADER_LEN..])
+            .and_then(|l| tpkt::emit_header(tx, l + tpkt::HEADER_LEN).map(|h| h + l));
+        match len {
+            Some(len) => {
+                self.phase = Phase::Connected;
+                Step {
+                    consumed: n,
+                    reply_len: len,
+                    close: None,
+                }
+            }
+            None => close(n, CloseReason::ConnectRefused),
+        }
+    }
+
+    /// Handles a DT TPDU: reassembles until EOT, then answers the complete PDU.
+    fn data<M: Memory, E: EventSink>(
+        &mut self,
+        dt: &CotpPacket<&[u8]>,
+        mem: &mut M,
+        tx: &mut [u8],
+        events: &mut E,
+    ) -> usize {
+        let part = dt.payload();
+        if !dt.eot() || self.reasm_len > 0 || self.reasm_overflow {
+            match self
+                .reasm
+                .get_mut(self.reasm_len..self.reasm_len + part.len())
+            {
+                Some(dst) => {
+                    dst.copy_from_slice(part);
+                    self.reasm_len += part.len();
+                }
+                None => {
+                    // Keep the first bytes (they hold the PDU reference) and answer 0x8500.
+                    self.reasm_overflow = true;
+                }
+            }
+            if !dt.eot() {
+                return 0;
+            }
+            let reasm = std::mem::take(&mut self.reasm);
+            let len = self.reasm_len;
+            let reply = if self.reasm_overflow {
+                let pdu_ref = s7::peek_pdu_ref(&reasm[..len]).unwrap_or(0);
+                self.error_ack(tx, pdu_ref, 0, HeaderError::PDU_SIZE, events)
+            } else {
+                self.pdu(&reasm[..len], mem, tx, events)
+            };
+            self.reasm = reasm;
+            self.reasm_len = 0;
+            self.reasm_overflow = false;
+            return reply;
+        }
+        if part.is_empty() {
+            return 0; // an empty DT is a legal no-op (Snap7 treats it as an empty ack)
+        }
+        self.pdu(part, mem, tx, events)
+    }
+
+    /// Answers one complete S7 PDU; returns the framed reply length.
+    fn pdu<M: Memory, E: EventSink>(
+        &mut self,
+        pdu: &[u8],
+        mem: &mut M,
+        tx: &mut [u8],
+        events: &mut E,
+    ) -> usize {
+        let pdu_ref = s7::peek_pdu_ref(pdu).unwrap_or(0);
+        let function = pdu.get(1).copied().unwrap_or(0);
+        let header = match S7Header::new_checked(pdu) {
+            Ok(h) => h,
+            Err(_) => {
+                return self.error_ack(tx, pdu_ref, function, HeaderError::NOT_IMPLEMENTED, events)
+            }
+        };
+        if self.phase == Phase::Established && pdu.len() > self.pdu_len as usize {
+            return self.error_ack(tx, pdu_ref, function, HeaderError::PDU_SIZE, events);
+        }
+        let function = header.params().first().copied().unwrap_or(0);
+        let result = match (header.rosctr(), function) {
+            (Rosctr::Job, setup::FUNCTION) => self.setup(&header, tx, events),
+            // Nothing but Setup Communication before a PDU size exists: every other request
+            // "exceeds" the (not yet negotiated) PDU.
+            (_, _) if self.phase != Phase::Established => Err(HeaderError::PDU_SIZE),
+            (Rosctr::Job, var::READ) => self.read(&header, mem, tx),
+            (Rosctr::Job, var::WRITE) => self.write(&header, mem, tx, events),
+            (Rosctr::Userdata, _) => return self.userdata(&header, tx, events),
+            _ => Err(HeaderError::NOT_IMPLEMENTED),
+        };
+        match result {
+            Ok(a) => {
+                let body = s7::emit_header(
+                    &mut tx[FRAME_OVERHEAD..],
+                    Rosctr::AckData,
+                    pdu_ref,
+                    a.param_len,
+                    a.data_len,
+                    HeaderError::NONE,
+                )
+                .map(|hl| hl + a.param_len + a.data_len)
+                .unwrap_or(0);
+                self.frame(tx, body)
+            }
+            Err(e) => self.error_ack(tx, pdu_ref, function, e, events),
+        }
+    }
+
+    /// The slice of `tx` where the parameter part of an Ack_Data answer goes, bounded by the
+    /// negotiated PDU so no service can write a reply larger than it.
+    fn body<'t>(&self, tx: &'t mut [u8]) -> &'t mut [u8] {
+        let start = FRAME_OVERHEAD + s7::header_len(0x03);
+        let end = (FRAME_OVERHEAD + self.pdu_len as usize).min(tx.len());
+        tx.get_mut(start..end).unwrap_or_default()
+    }
+
+    fn setup<E: EventSink>(
+        &mut self,
+        h: &S7Header<&[u8]>,
+        tx: &mut [u8],
+        events: &mut E,
+    ) -> Result<Answer, HeaderError> {
+        let req = setup::Repr::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
+        let granted = setup::Repr {
+            amq_calling: req.amq_calling.min(self.limits.max_amq),
+            amq_called: req.amq_called.min(self.limits.max_amq),
+            pdu_len: req
+                .pdu_len
+                .clamp(MIN_PDU_LEN, self.limits.max_pdu.max(MIN_PDU_LEN)),
+        };
+        self.pdu_len = granted.pdu_len;
+        self.phase = Phase::Established;
+        events.event(Event::Negotiated {
+            slot: self.slot,
+            pdu_len: granted.pdu_len,
+        });
+        let len = granted.emit(self.body(tx)).ok_or(HeaderError::PDU_SIZE)?;
+        Ok(Answer {
+            param_len: len,
+            data_len: 0,
+        })
+    }
+
+    fn read<M: Memory>(
+        &self,
+        h: &S7Header<&[u8]>,
+        mem: &M,
+        tx: &mut [u8],
+    ) -> Result<Answer, HeaderError> {
+        let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
+        if !h.data().is_empty() {
+            return Err(HeaderError::NOT_IMPLEMENTED);
+        }
+        read_var::read_var(&req, mem, self.body(tx))
+    }
+
+    fn write<M: Memory, E: EventSink>(
+        &self,
+        h: &S7Header<&[u8]>,
+        mem: &mut M,
+        tx: &mut [u8],
+        events: &mut E,
+    ) -> Result<Answer, HeaderError> {
+        let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
+        let slot = self.slot;
+        write_var::write_var(&req, h.data(), mem, self.body(tx), |w| {
+            events.event(Event::ClientWrite {
+                slot,
+                area: w.item.area,
+                db: w.item.db,
+                offset: w.target.offset as u32,
+                len: w.target.len as u16,
+                bit: w.target.bit,
+            })
+        })
+    }
+
+    /// Userdata: no function group is served yet; each gets the standard userdata error
+    /// answer (service not implemented) rather than silence.
+    fn userdata<E: EventSink>(
+        &mut self,
+        h: &S7Header<&[u8]>,
+        tx: &mut [u8],
+        events: &mut E,
+    ) -> usize {
+        let Ok(p) = userdata::Params::parse(h.params()) else {
+            return self.error_ack(tx, h.pdu_ref(), 0x07, HeaderError::NOT_IMPLEMENTED, events);
+        };
+        events.event(Event::RequestRejected {
+            slot: self.slot,
+            function: 0x07,
+            error: HeaderError::NOT_IMPLEMENTED,
+        });
+        let plen = userdata::RESPONSE_PARAM_LEN;
+        let dlen = userdata::EMPTY_DATA.len();
+        let body = self.body(tx);
+        let ok = body.len() >= plen + dlen
+            && userdata::emit_response_params(
+                body,
+                p.group,
+                p.subfunction,
+                p.seq,
+                0,
+                false,
+                HeaderError::NOT_IMPLEMENTED,
+            )
+            .is_some();
+        if !ok {
+            return 0;
+        }
+        // The userdata header is 10 bytes, so the parts start two bytes earlier than in an
+        // Ack_Data answer.
+        let start = FRAME_OVERHEAD + s7::header_len(0x07);
+        tx.copy_within(start + 2..start + 2 + plen, start);
+        tx[start + plen..start + plen + dlen].copy_from_slice(&userdata::EMPTY_DATA);
+        let hl = s7::emit_header(
+            &mut tx[FRAME_OVERHEAD..],
+            Rosctr::Userdata,
+            h.pdu_ref(),
+            plen,
+            dlen,
+            HeaderError::NONE,
+        )
+        .unwrap_or(0);
+        self.frame(tx, hl + plen + dlen)
+    }
+
+    fn error_ack<E: EventSink>(
+        &self,
+        tx: &mut [u8],
+        pdu_ref: u16,
+        function: u8,
+        e: HeaderError,
+        events: &mut E,
+    ) -> usize {
+        events.event(Event::RequestRejected {
+            slot: self.slot,
+            function,
+            error: e,
+        });
+        let len = s7::emit_error_ack(&mut tx[FRAME_OVERHEAD..], pdu_ref, e).unwrap_or(0);
+        self.frame(tx, len)
+    }
+
+    /// Wraps the S7 PDU at `tx[7..7 + pdu_len]` into TPKT/DT records of at most the
+    /// confirmed TPDU size, in place. Returns the total length (0 if nothing to send).
+    fn frame(&self, tx: &mut [u8], pdu_len: usize) -> usize {
+        if pdu_len == 0 {
+            return 0;
+        }
+        let chunk = self.tpdu_len - cotp::DT_HEADER_LEN;
+        let k = pdu_len.div_ceil(chunk);
+        if FRAME_OVERHEAD * k + pdu_len > tx.len() {
+            return 0;
+        }
+        // Move fragments to their final places from the last to the first: each one moves
+        // towards the end, so a fragment never overwrites one not yet moved.
+        for i in (0..k).rev() {
+            let start = FRAME_OVERHEAD + i * chunk;
+            let end = (start + chunk).min(FRAME_OVERHEAD + pdu_len);
+            let dst = FRAME_OVERHEAD * (i + 1) + i * chunk;
+            tx.copy_within(start..end, dst);
+            let hdr = dst - FRAME_OVERHEAD;
+            let _ = tpkt::emit_header(&mut tx[hdr..], FRAME_OVERHEAD + end - start);
+            let _ = cotp::emit_dt_header(&mut tx[hdr + tpkt::HEADER_LEN..], i + 1 == k);
+        }
+        FRAME_OVERHEAD * k + pdu_len
+    }
+}
+
+fn close(consumed: usize, reason: CloseReason) -> Step {
+    Step {
+        consumed,
+        reply_len: 0,
+        close: Some(reason),
+    }
+}

@@ -1,0 +1,80 @@
+//! Bytes ↔ meaning for TPKT, COTP and S7comm, and nothing else.
+//!
+//! Contract (the smoltcp `wire` pattern): received bytes go through a checked constructor
+//! (`Packet::new_checked`), which validates every length field against the buffer; after it
+//! succeeds the accessors index without further checks and cannot panic. Replies are written
+//! by `emit_*` functions into a caller-provided `&mut [u8]`; they return the number of bytes
+//! written, or `None` when the buffer is too small. Nothing here allocates, performs I/O or
+//! knows about sessions.
+
+pub mod cotp;
+pub mod error;
+pub mod s7;
+pub mod setup;
+pub mod tpkt;
+pub mod userdata;
+pub mod var;
+
+pub use cotp::Packet as CotpPacket;
+pub use error::HeaderError;
+pub use s7::Header as S7Header;
+pub use tpkt::Packet as TpktPacket;
+
+use core::fmt;
+
+/// Why bytes could not be understood. Carries the offending value so an operator sees *why*.
+///
+/// Consequence depends on the layer: a TPKT/COTP error closes the connection (a byte stream
+/// cannot resynchronise); an S7 error on a well-framed PDU is answered with an S7 error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// Fewer bytes than the structure needs.
+    Truncated,
+    /// TPKT version byte is not 3.
+    BadTpktVersion(u8),
+    /// TPKT length field below 7 or above the accepted maximum.
+    BadTpktLength(u16),
+    /// COTP length indicator does not fit inside the TPKT.
+    BadCotpLi(u8),
+    /// S7 protocol id is not 0x32.
+    BadProtocolId(u8),
+    /// S7 header + parameter + data lengths disagree with the PDU length.
+    LengthMismatch {
+        /// Length the header declares.
+        declared: u16,
+        /// Length actually present.
+        actual: u16,
+    },
+    /// A structure inside the parameter or data part is malformed.
+    Malformed,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::Truncated => write!(f, "truncated"),
+            Error::BadTpktVersion(v) => write!(f, "TPKT version {v} (expected 3)"),
+            Error::BadTpktLength(l) => write!(f, "TPKT length {l} out of range"),
+            Error::BadCotpLi(li) => write!(f, "COTP length indicator {li} outside the TPKT"),
+            Error::BadProtocolId(p) => write!(f, "S7 protocol id {p:#04x} (expected 0x32)"),
+            Error::LengthMismatch { declared, actual } => {
+                write!(f, "S7 lengths declare {declared} bytes, PDU has {actual}")
+            }
+            Error::Malformed => write!(f, "malformed S7 parameter or data"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Reads a big-endian `u16` at `at`; the caller has checked the bounds.
+#[inline]
+pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+/// Writes a big-endian `u16` at `at`; the caller has checked the bounds.
+#[inline]
+pub(crate) fn put_be16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
