@@ -294,12 +294,18 @@ impl<M: Memory> EventLoop<M> {
     /// Answers what is buffered, sends it, then reads more, until `EAGAIN` or until the
     /// client stops taking our answers (TX full: wait for EPOLLOUT, read nothing more).
     fn read_and_answer(&mut self, slot: usize, woke: Instant) -> Result<(), CloseReason> {
+        // When the bytes being answered became known to the loop: the wake-up for the first
+        // batch, the read that returned them for any later batch of the same turn (a
+        // closed-loop client's next request must not be charged the previous one's time).
+        let mut learned = Some(woke);
         loop {
             let replies = self.answer(slot, woke)?;
             self.flush(slot)?;
             if replies > 0 {
-                let ns = woke.elapsed().as_nanos() as u64;
-                self.telemetry.service_ns.saturating_record(ns);
+                if let Some(t) = learned.take() {
+                    let ns = t.elapsed().as_nanos() as u64;
+                    self.telemetry.service_ns.saturating_record(ns);
+                }
             }
             let c = &mut self.conns[slot];
             if c.writing {
@@ -320,7 +326,12 @@ impl<M: Memory> EventLoop<M> {
             };
             match sys::read(fd, &mut c.rx[c.rx_end..]) {
                 Ok(Some(0)) => return Err(CloseReason::PeerClosed),
-                Ok(Some(n)) => c.rx_end += n,
+                Ok(Some(n)) => {
+                    c.rx_end += n;
+                    if learned.is_none() {
+                        learned = Some(Instant::now());
+                    }
+                }
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
             }

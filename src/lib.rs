@@ -11,6 +11,7 @@ pub mod config;
 pub mod event_loop;
 pub mod events;
 pub mod housekeeping;
+pub mod load;
 pub mod plc;
 pub mod rt;
 pub mod server;

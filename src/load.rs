@@ -1,0 +1,590 @@
+//! A load generator for S7 servers, built on [`crate::client`]: N connections, each on its
+//! own thread, closed loop (next request when the answer arrives) or paced at a fixed total
+//! rate, a weighted mix of operations, client-side round-trip histograms, optional pinning.
+//!
+//! Paced mode measures each round trip from the moment the request was *scheduled*, not from
+//! when it was sent, so a server that stalls is charged for the requests it delayed
+//! (coordinated-omission correction, as wrk2 does).
+//!
+//! This is benchmark tooling, not RT code: it allocates freely at start-up and between
+//! phases; the request loop itself reuses its buffers.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::client::{Client, ClientError};
+use crate::wire::s7::Rosctr;
+use crate::wire::var::{self, Area, Item, TransportSize};
+
+/// One kind of request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Read Var of one item of `len` bytes.
+    Read {
+        /// Bytes.
+        len: u16,
+    },
+    /// Write Var of one item of `len` bytes.
+    Write {
+        /// Bytes.
+        len: u16,
+    },
+    /// Read Var of `items` items of `len` bytes each, in one request.
+    MultiRead {
+        /// Items in the request.
+        items: u8,
+        /// Bytes per item.
+        len: u16,
+    },
+}
+
+impl FromStr for Op {
+    type Err = String;
+
+    /// `read:N`, `write:N` or `multi:KxN` (K items of N bytes).
+    fn from_str(s: &str) -> Result<Op, String> {
+        let bad = || format!("bad operation `{s}`: expected read:N, write:N or multi:KxN");
+        let (kind, arg) = s.split_once(':').ok_or_else(bad)?;
+        let num = |t: &str| t.parse::<u16>().ok().filter(|&n| n > 0).ok_or_else(bad);
+        match kind {
+            "read" => Ok(Op::Read { len: num(arg)? }),
+            "write" => Ok(Op::Write { len: num(arg)? }),
+            "multi" => {
+                let (k, n) = arg.split_once('x').ok_or_else(bad)?;
+                let items = k.parse::<u8>().ok().filter(|&k| k > 0).ok_or_else(bad)?;
+                Ok(Op::MultiRead {
+                    items,
+                    len: num(n)?,
+                })
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::Read { len } => write!(f, "read:{len}"),
+            Op::Write { len } => write!(f, "write:{len}"),
+            Op::MultiRead { items, len } => write!(f, "multi:{items}x{len}"),
+        }
+    }
+}
+
+/// A weighted operation mix, walked deterministically: over every `total weight`
+/// consecutive requests each operation occurs exactly `weight` times, spread out (smooth
+/// weighted round robin), so short runs see the intended proportions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mix {
+    ops: Vec<(Op, u32)>,
+}
+
+impl Mix {
+    /// A mix of one operation.
+    pub fn single(op: Op) -> Mix {
+        Mix { ops: vec![(op, 1)] }
+    }
+
+    /// The operations and their weights.
+    pub fn ops(&self) -> &[(Op, u32)] {
+        &self.ops
+    }
+
+    /// The sequence of one full round (length = total weight).
+    pub fn round(&self) -> Vec<Op> {
+        let total: i64 = self.ops.iter().map(|&(_, w)| i64::from(w)).sum();
+        let mut current = vec![0i64; self.ops.len()];
+        let mut out = Vec::with_capacity(total as usize);
+        for _ in 0..total {
+            let mut best = 0;
+            for (i, &(_, w)) in self.ops.iter().enumerate() {
+                current[i] += i64::from(w);
+                if current[i] > current[best] {
+                    best = i;
+                }
+            }
+            current[best] -= total;
+            out.push(self.ops[best].0);
+        }
+        out
+    }
+}
+
+impl FromStr for Mix {
+    type Err = String;
+
+    /// Comma-separated operations, each optionally `=WEIGHT`: `read:4=3,write:4=1`.
+    fn from_str(s: &str) -> Result<Mix, String> {
+        let mut ops = Vec::new();
+        for part in s.split(',').filter(|p| !p.is_empty()) {
+            let (op, w) = match part.split_once('=') {
+                Some((op, w)) => (
+                    op,
+                    w.parse::<u32>()
+                        .ok()
+                        .filter(|&w| (1..=1000).contains(&w))
+                        .ok_or_else(|| format!("bad weight in `{part}`: expected 1..=1000"))?,
+                ),
+                None => (part, 1),
+            };
+            ops.push((op.parse::<Op>()?, w));
+        }
+        if ops.is_empty() {
+            return Err("empty operation mix".to_string());
+        }
+        Ok(Mix { ops })
+    }
+}
+
+/// When requests are sent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// Each connection sends its next request as soon as the answer arrives.
+    Closed,
+    /// All connections together send `rate` requests per second, evenly spaced per
+    /// connection.
+    Rate(f64),
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    /// Server address.
+    pub addr: SocketAddr,
+    /// Connections (one thread each).
+    pub connections: usize,
+    /// Closed loop or paced.
+    pub pace: Pace,
+    /// Operations.
+    pub mix: Mix,
+    /// DB number the operations address (item `i` of a multi-read starts at `i × len`).
+    pub db: u16,
+    /// Measured time.
+    pub duration: Duration,
+    /// Unmeasured requests per connection before the measured time starts.
+    pub warmup: u32,
+    /// CPUs to pin the connection threads to, round robin (empty: not pinned).
+    pub pin: Vec<usize>,
+    /// PDU size to ask for.
+    pub pdu: u16,
+}
+
+impl LoadSpec {
+    /// One closed-loop connection reading `len` bytes of DB1 for `duration`.
+    pub fn closed(addr: SocketAddr, connections: usize, op: Op, duration: Duration) -> LoadSpec {
+        LoadSpec {
+            addr,
+            connections,
+            pace: Pace::Closed,
+            mix: Mix::single(op),
+            db: 1,
+            duration,
+            warmup: 200,
+            pin: Vec::new(),
+            pdu: 480,
+        }
+    }
+}
+
+/// What a run measured.
+#[derive(Debug, Clone)]
+pub struct LoadResult {
+    /// Round trips (ns) of every measured request, all connections merged.
+    pub rtt: Histogram<u64>,
+    /// Requests answered in the measured time.
+    pub requests: u64,
+    /// Requests that failed (the connection stops at its first error).
+    pub errors: u64,
+    /// The first error seen, if any.
+    pub first_error: Option<String>,
+    /// Measured wall time.
+    pub elapsed: Duration,
+}
+
+impl LoadResult {
+    /// Answered requests per second.
+    pub fn throughput(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// The parameter block of a Read Var of `items` items of `len` bytes from DB `db`, item `i`
+/// at byte `i × len`, into `out`; returns its length (`None` if `out` is too small).
+pub fn multi_read_params(db: u16, items: u8, len: u16, out: &mut [u8]) -> Option<usize> {
+    let total = 2 + 12 * usize::from(items);
+    let p = out.get_mut(..total)?;
+    p[0] = var::READ;
+    p[1] = items;
+    for i in 0..usize::from(items) {
+        Item {
+            syntax_id: var::SYNTAX_S7ANY,
+            transport: TransportSize::Byte,
+            count: len,
+            db,
+            area: Area::DataBlock,
+            bit_addr: ((i as u32) * u32::from(len)) << 3,
+        }
+        .emit(&mut p[2 + 12 * i..])?;
+    }
+    Some(total)
+}
+
+/// Checks the data part of a multi-item read answer: `items` items, each with return code
+/// 0xFF and `len` bytes, padded to even length between items.
+pub fn check_multi_read_answer(data: &[u8], items: u8, len: u16) -> Result<(), ClientError> {
+    let mut at = 0;
+    for i in 0..items {
+        let head = data
+            .get(at..at + 4)
+            .ok_or(ClientError::Protocol("multi-read answer too short"))?;
+        if head[0] != 0xFF {
+            return Err(ClientError::Item(var::ReturnCode::from(head[0])));
+        }
+        let n = usize::from(len);
+        at += 4 + n;
+        if i + 1 < items && n % 2 == 1 {
+            at += 1;
+        }
+        if at > data.len() {
+            return Err(ClientError::Protocol("multi-read item shorter than asked"));
+        }
+    }
+    Ok(())
+}
+
+struct Conn {
+    client: Client,
+    round: Vec<Op>,
+    next: usize,
+    db: u16,
+    buf: Vec<u8>,
+    params: Vec<u8>,
+}
+
+impl Conn {
+    fn request(&mut self) -> Result<(), ClientError> {
+        let op = self.round[self.next];
+        self.next = (self.next + 1) % self.round.len();
+        match op {
+            Op::Read { len } => self.client.read(
+                Area::DataBlock,
+                self.db,
+                0,
+                &mut self.buf[..usize::from(len)],
+            ),
+            Op::Write { len } => {
+                self.client
+                    .write(Area::DataBlock, self.db, 0, &self.buf[..usize::from(len)])
+            }
+            Op::MultiRead { items, len } => {
+                let n = multi_read_params(self.db, items, len, &mut self.params)
+                    .ok_or(ClientError::Protocol("too many items"))?;
+                let (_, data) = self.client.request(Rosctr::Job, &self.params[..n], &[])?;
+                check_multi_read_answer(data, items, len)
+            }
+        }
+    }
+}
+
+struct Partial {
+    rtt: Histogram<u64>,
+    requests: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+fn worker(
+    spec: &LoadSpec,
+    index: usize,
+    barrier: &Barrier,
+    start: &std::sync::OnceLock<Instant>,
+) -> Partial {
+    let mut out = Partial {
+        rtt: crate::telemetry::new_histogram(),
+        requests: 0,
+        errors: 0,
+        first_error: None,
+    };
+    if let Some(&cpu) = spec.pin.get(index % spec.pin.len().max(1)) {
+        core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+    }
+    let max_len = spec
+        .mix
+        .ops()
+        .iter()
+        .map(|(op, _)| match *op {
+            Op::Read { len } | Op::Write { len } => usize::from(len),
+            Op::MultiRead { len, .. } => usize::from(len),
+        })
+        .max()
+        .unwrap_or(1);
+    let connected = Client::connect(spec.addr, 0, 1, spec.pdu).map(|client| Conn {
+        client,
+        round: spec.mix.round(),
+        next: index, // stagger the connections' positions in the mix
+        db: spec.db,
+        buf: vec![0x5A; max_len],
+        params: vec![0; 2 + 12 * 255],
+    });
+    let mut conn = match connected {
+        Ok(mut c) => {
+            c.next %= c.round.len();
+            let mut warm = Ok(());
+            for _ in 0..spec.warmup {
+                warm = c.request();
+                if warm.is_err() {
+                    break;
+                }
+            }
+            warm.map(|()| c)
+        }
+        Err(e) => Err(e),
+    };
+    barrier.wait();
+    let t0 = *start.get_or_init(Instant::now);
+    let end = t0 + spec.duration;
+    let c = match conn.as_mut() {
+        Ok(c) => c,
+        Err(e) => {
+            out.errors = 1;
+            out.first_error = Some(e.to_string());
+            return out;
+        }
+    };
+    let period = match spec.pace {
+        Pace::Closed => None,
+        Pace::Rate(r) => Some(Duration::from_secs_f64(
+            spec.connections as f64 / r.max(1e-3),
+        )),
+    };
+    // Paced connections start spread over one period so they do not send in lockstep.
+    let mut scheduled = match period {
+        Some(p) => t0 + p.mul_f64(index as f64 / spec.connections.max(1) as f64),
+        None => t0,
+    };
+    loop {
+        let now = Instant::now();
+        let sent = match period {
+            Some(p) => {
+                if scheduled >= end {
+                    break;
+                }
+                if scheduled > now {
+                    std::thread::sleep(scheduled - now);
+                }
+                let s = scheduled;
+                scheduled += p;
+                s
+            }
+            None => {
+                if now >= end {
+                    break;
+                }
+                now
+            }
+        };
+        match c.request() {
+            Ok(()) => {
+                out.rtt.saturating_record(sent.elapsed().as_nanos() as u64);
+                out.requests += 1;
+            }
+            Err(e) => {
+                out.errors += 1;
+                out.first_error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Runs `spec`: connects every connection, warms up, then measures all of them together for
+/// `spec.duration`.
+pub fn run(spec: &LoadSpec) -> anyhow::Result<LoadResult> {
+    anyhow::ensure!(spec.connections > 0, "at least one connection is needed");
+    let barrier = Barrier::new(spec.connections);
+    let start = std::sync::OnceLock::new();
+    let parts: Vec<Partial> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..spec.connections)
+            .map(|i| {
+                let (barrier, start) = (&barrier, &start);
+                std::thread::Builder::new()
+                    .name(format!("s7load-{i}"))
+                    .spawn_scoped(s, move || worker(spec, i, barrier, start))
+            })
+            .collect::<Result<_, _>>()?;
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("load thread panicked"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    let elapsed = start
+        .get()
+        .map_or(Duration::ZERO, |t: &Instant| t.elapsed());
+    let mut result = LoadResult {
+        rtt: crate::telemetry::new_histogram(),
+        requests: 0,
+        errors: 0,
+        first_error: None,
+        elapsed,
+    };
+    for p in parts {
+        result
+            .rtt
+            .add(&p.rtt)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        result.requests += p.requests;
+        result.errors += p.errors;
+        if result.first_error.is_none() {
+            result.first_error = p.first_error;
+        }
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::server::Server;
+
+    #[test]
+    fn parses_operations_and_rejects_zero_sizes() {
+        assert_eq!("read:4".parse(), Ok(Op::Read { len: 4 }));
+        assert_eq!("write:200".parse(), Ok(Op::Write { len: 200 }));
+        assert_eq!("multi:8x2".parse(), Ok(Op::MultiRead { items: 8, len: 2 }));
+        assert_eq!(
+            "read:0".parse::<Op>(),
+            Err("bad operation `read:0`: expected read:N, write:N or multi:KxN".to_string())
+        );
+        assert_eq!(
+            "peek:4".parse::<Op>(),
+            Err("bad operation `peek:4`: expected read:N, write:N or multi:KxN".to_string())
+        );
+        assert_eq!(Op::MultiRead { items: 8, len: 2 }.to_string(), "multi:8x2");
+    }
+
+    #[test]
+    fn mix_round_holds_each_operation_weight_times_and_spreads_them() {
+        let mix: Mix = "read:4=3,write:4=1".parse().unwrap();
+        let round = mix.round();
+        assert_eq!(round.len(), 4);
+        let reads = round.iter().filter(|o| **o == Op::Read { len: 4 }).count();
+        assert_eq!(reads, 3);
+        let mix: Mix = "read:4=1,write:4=1".parse().unwrap();
+        assert_eq!(
+            mix.round(),
+            vec![Op::Read { len: 4 }, Op::Write { len: 4 }],
+            "equal weights alternate"
+        );
+        assert_eq!(
+            "read:4=0".parse::<Mix>(),
+            Err("bad weight in `read:4=0`: expected 1..=1000".to_string())
+        );
+        assert_eq!("".parse::<Mix>(), Err("empty operation mix".to_string()));
+    }
+
+    #[test]
+    fn multi_read_params_address_consecutive_items() {
+        let mut p = [0u8; 64];
+        let n = multi_read_params(7, 2, 4, &mut p).unwrap();
+        assert_eq!(n, 26);
+        assert_eq!(&p[..2], &[0x04, 2]);
+        // item 1: 12 02 10 | ts 02 | count 0004 | DB 0007 | area 84 | address 4*8 = 0x000020
+        assert_eq!(
+            &p[14..26],
+            &[0x12, 0x0A, 0x10, 0x02, 0x00, 0x04, 0x00, 0x07, 0x84, 0x00, 0x00, 0x20]
+        );
+        assert!(multi_read_params(7, 2, 4, &mut p[..25]).is_none());
+    }
+
+    #[test]
+    fn multi_read_answer_check_handles_padding_and_item_errors() {
+        // two items of 1 byte: FF 04 0008 AA | pad | FF 04 0008 BB
+        let ok = [
+            0xFF, 0x04, 0x00, 0x08, 0xAA, 0x00, 0xFF, 0x04, 0x00, 0x08, 0xBB,
+        ];
+        assert!(check_multi_read_answer(&ok, 2, 1).is_ok());
+        let bad = [0xFF, 0x04, 0x00, 0x08, 0xAA, 0x00, 0x0A, 0x00, 0x00, 0x00];
+        assert!(matches!(
+            check_multi_read_answer(&bad, 2, 1),
+            Err(ClientError::Item(var::ReturnCode::ObjectDoesNotExist))
+        ));
+        assert!(matches!(
+            check_multi_read_answer(&ok[..8], 2, 1),
+            Err(ClientError::Protocol("multi-read answer too short"))
+        ));
+    }
+
+    fn server() -> Server {
+        let mut cfg = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
+        };
+        cfg.rt.enabled = false;
+        Server::start(&cfg).unwrap()
+    }
+
+    #[test]
+    fn closed_loop_run_against_the_server_records_every_answered_request() {
+        let mut srv = server();
+        let mut spec = LoadSpec::closed(
+            srv.local_addr(),
+            3,
+            Op::Read { len: 4 },
+            Duration::from_millis(300),
+        );
+        spec.mix = "read:4=2,write:2=1,multi:3x2=1".parse().unwrap();
+        spec.warmup = 5;
+        let r = run(&spec).unwrap();
+        assert_eq!(r.errors, 0, "{:?}", r.first_error);
+        assert!(r.requests > 10, "{} requests", r.requests);
+        assert_eq!(r.rtt.len(), r.requests);
+        let stopped = srv.shutdown().unwrap();
+        // Every measured and warm-up request was answered by the server (plus the setups).
+        assert_eq!(
+            stopped.telemetry.counters.replies,
+            r.requests + 3 * 5 + 3 * 2,
+            "COTP confirm + setup + warm-up + measured per connection"
+        );
+    }
+
+    #[test]
+    fn paced_run_sends_about_the_asked_rate() {
+        let mut srv = server();
+        let mut spec = LoadSpec::closed(
+            srv.local_addr(),
+            2,
+            Op::Read { len: 4 },
+            Duration::from_millis(500),
+        );
+        spec.pace = Pace::Rate(200.0);
+        spec.warmup = 1;
+        let r = run(&spec).unwrap();
+        assert_eq!(r.errors, 0, "{:?}", r.first_error);
+        // 200/s for 0.5 s = 100 scheduled requests, all of which fit easily.
+        assert_eq!(r.requests, 100);
+        srv.shutdown().unwrap();
+    }
+
+    #[test]
+    fn a_refused_connection_is_counted_as_an_error() {
+        let addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let spec = LoadSpec::closed(addr, 1, Op::Read { len: 4 }, Duration::from_millis(50));
+        let r = run(&spec).unwrap();
+        assert_eq!(r.errors, 1);
+        assert_eq!(r.requests, 0);
+        assert!(r.first_error.unwrap().starts_with("I/O: "));
+    }
+}

@@ -1,0 +1,180 @@
+//! A description of the machine a measurement ran on, for reports: host, kernel, PREEMPT_RT,
+//! CPU model, governor, isolated CPUs, and the commit. Read from `/proc` and `/sys` (Linux);
+//! a value that cannot be read is reported as `"unknown"`, never guessed.
+
+use serde::Serialize;
+
+/// The machine and software a report was measured on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Machine {
+    /// Host name.
+    pub host: String,
+    /// Kernel release and version string (`uname -rv`).
+    pub kernel: String,
+    /// True when the kernel is PREEMPT_RT (`/sys/kernel/realtime` is 1, or the version
+    /// string names PREEMPT_RT).
+    pub preempt_rt: bool,
+    /// CPU model name from `/proc/cpuinfo`.
+    pub cpu_model: String,
+    /// Online CPUs.
+    pub cpus: usize,
+    /// cpufreq governor of CPU 0 (VMs often have none).
+    pub governor: String,
+    /// Isolated CPUs (`/sys/devices/system/cpu/isolated`), empty when none.
+    pub isolcpus: String,
+    /// `nohz_full` CPUs, empty when none.
+    pub nohz_full: String,
+    /// Kernel command line.
+    pub cmdline: String,
+    /// `git describe --always --dirty` of the working tree, or "unknown".
+    pub commit: String,
+}
+
+fn read_trim(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn command(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The value of the first `key : value` line of `/proc/cpuinfo` text whose key is `key`.
+pub fn cpuinfo_field(cpuinfo: &str, key: &str) -> Option<String> {
+    cpuinfo.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == key).then(|| v.trim().to_string())
+    })
+}
+
+impl Machine {
+    /// Describes the machine this process runs on.
+    pub fn detect() -> Machine {
+        let unknown = || "unknown".to_string();
+        let release = read_trim("/proc/sys/kernel/osrelease").unwrap_or_else(unknown);
+        let version = read_trim("/proc/sys/kernel/version").unwrap_or_default();
+        let realtime = read_trim("/sys/kernel/realtime").as_deref() == Some("1");
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        Machine {
+            host: read_trim("/proc/sys/kernel/hostname").unwrap_or_else(unknown),
+            preempt_rt: realtime || version.contains("PREEMPT_RT"),
+            kernel: format!("{release} {version}").trim().to_string(),
+            cpu_model: cpuinfo_field(&cpuinfo, "model name").unwrap_or_else(unknown),
+            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            governor: read_trim("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
+                .unwrap_or_else(|| "none (no cpufreq)".to_string()),
+            isolcpus: read_trim("/sys/devices/system/cpu/isolated").unwrap_or_default(),
+            nohz_full: read_trim("/sys/devices/system/cpu/nohz_full").unwrap_or_default(),
+            cmdline: read_trim("/proc/cmdline").unwrap_or_default(),
+            commit: command("git", &["describe", "--always", "--dirty"]).unwrap_or_else(unknown),
+        }
+    }
+
+    /// A markdown bullet list of the fields.
+    pub fn markdown(&self) -> String {
+        let or_none = |s: &str| {
+            if s.is_empty() {
+                "none".to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        format!(
+            "- host: `{}`\n- kernel: `{}`\n- PREEMPT_RT: {}\n- CPU: {} ({} online)\n- governor: {}\n- isolcpus: {}\n- nohz_full: {}\n- kernel command line: `{}`\n- commit: `{}`\n",
+            self.host,
+            self.kernel,
+            if self.preempt_rt { "yes" } else { "no" },
+            self.cpu_model,
+            self.cpus,
+            self.governor,
+            or_none(&self.isolcpus),
+            or_none(&self.nohz_full),
+            self.cmdline,
+            self.commit,
+        )
+    }
+}
+
+/// The civil UTC date and time `(year, month, day, hour, minute, second)` of `unix_secs`
+/// (Howard Hinnant's `civil_from_days`).
+pub fn utc(unix_secs: u64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = (unix_secs / 86_400) as i64;
+    let rem = unix_secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        month,
+        day,
+        (rem / 3600) as u32,
+        (rem / 60 % 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+/// Now as `YYYY-MM-DDTHHMMSSZ` (UTC; no colons, so it is usable in a file name).
+pub fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (y, mo, d, h, mi, s) = utc(secs);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}{mi:02}{s:02}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_converts_known_instants() {
+        assert_eq!(utc(0), (1970, 1, 1, 0, 0, 0));
+        // 2024-02-29T12:34:56Z, a leap day.
+        assert_eq!(utc(1_709_210_096), (2024, 2, 29, 12, 34, 56));
+        // 2000-03-01T00:00:00Z, right after a 400-year leap day.
+        assert_eq!(utc(951_868_800), (2000, 3, 1, 0, 0, 0));
+    }
+
+    #[test]
+    fn cpuinfo_field_takes_the_first_matching_key() {
+        let text = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum\nflags\t: fpu\nmodel name\t: other\n";
+        assert_eq!(
+            cpuinfo_field(text, "model name").as_deref(),
+            Some("Intel(R) Xeon(R) Platinum")
+        );
+        assert_eq!(cpuinfo_field(text, "model"), None);
+    }
+
+    #[test]
+    fn markdown_names_missing_isolation_as_none() {
+        let m = Machine {
+            host: "h".into(),
+            kernel: "6.1 #1 SMP".into(),
+            preempt_rt: false,
+            cpu_model: "cpu".into(),
+            cpus: 2,
+            governor: "performance".into(),
+            isolcpus: String::new(),
+            nohz_full: "1".into(),
+            cmdline: "quiet".into(),
+            commit: "abc".into(),
+        };
+        let md = m.markdown();
+        assert!(md.contains("- isolcpus: none\n"), "{md}");
+        assert!(md.contains("- nohz_full: 1\n"), "{md}");
+        assert!(md.contains("- PREEMPT_RT: no\n"), "{md}");
+    }
+}
