@@ -34,6 +34,8 @@ pub struct Config {
     pub event_queue: usize,
     /// Real-time settings.
     pub rt: RtConfig,
+    /// Telemetry reporting.
+    pub telemetry: TelemetryConfig,
     /// Sizes of I, Q, M, T, C.
     pub areas: Areas,
     /// Data blocks.
@@ -58,6 +60,27 @@ pub struct RtConfig {
     pub busy_poll: bool,
     /// Refuse to start when any real-time measure cannot be applied.
     pub strict: bool,
+}
+
+/// `[telemetry]`: how often the RT thread hands its histograms to housekeeping, and where
+/// housekeeping writes them (on exit and on SIGUSR1; format in [`crate::telemetry::hgrm`]).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// Report interval in milliseconds: one summary line is logged per interval.
+    pub interval_ms: u64,
+    /// Directory for `service_ns.hgrm`, `wakeup_ns.hgrm` and `counters.txt` (none: not
+    /// written).
+    pub histogram_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            interval_ms: 10_000,
+            histogram_dir: None,
+        }
+    }
 }
 
 /// `[areas]`: sizes of the non-DB areas.
@@ -99,6 +122,7 @@ impl Default for Config {
             idle_timeout_ms: 60_000,
             event_queue: 4096,
             rt: RtConfig::default(),
+            telemetry: TelemetryConfig::default(),
             areas: Areas::default(),
             db: vec![
                 DbConfig {
@@ -191,6 +215,12 @@ impl Config {
             return Err(err(
                 "max_pdu",
                 format!("{} is not one of 240, 480, 960", self.max_pdu),
+            ));
+        }
+        if self.telemetry.interval_ms < 100 {
+            return Err(err(
+                "telemetry.interval_ms",
+                format!("{} is below 100", self.telemetry.interval_ms),
             ));
         }
         if self.max_amq == 0 {
@@ -325,6 +355,17 @@ mod tests {
     fn unknown_key_is_named() {
         let e = Config::from_toml("max_pdux = 480").unwrap_err();
         assert!(e.0.contains("max_pdux"), "{e}");
+    }
+
+    #[test]
+    fn too_short_telemetry_interval_is_named() {
+        let e = Config::from_toml("[telemetry]\ninterval_ms = 10").unwrap_err();
+        assert_eq!(e.0, "config key `telemetry.interval_ms`: 10 is below 100");
+        let c = Config::from_toml("[telemetry]\nhistogram_dir = \"/tmp/h\"").unwrap();
+        assert_eq!(
+            c.telemetry.histogram_dir.as_deref(),
+            Some(std::path::Path::new("/tmp/h"))
+        );
     }
 
     #[test]

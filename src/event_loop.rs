@@ -14,7 +14,7 @@ use crate::events::{CloseReason, Event, EventQueue};
 use crate::plc::Memory;
 use crate::rt::sys;
 use crate::session::{Limits, Session, MAX_TPKT_LEN};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{Exchange, Telemetry};
 
 const LISTENER: u64 = 0;
 const SLOT_BITS: u64 = 0xFFFF_FFFF;
@@ -64,8 +64,10 @@ pub struct EventLoop<M: Memory> {
     queue: EventQueue,
     control: Arc<Control>,
     cfg: LoopConfig,
-    /// Measurements.
-    pub telemetry: Telemetry,
+    /// Measurements of the current report interval (all of them without reporting).
+    pub telemetry: Box<Telemetry>,
+    /// Where interval snapshots go, how often, and when the next one is due.
+    reporting: Option<(Exchange, Duration, Instant)>,
 }
 
 impl<M: Memory> EventLoop<M> {
@@ -112,8 +114,15 @@ impl<M: Memory> EventLoop<M> {
             queue,
             control,
             cfg,
-            telemetry: Telemetry::default(),
+            telemetry: Box::default(),
+            reporting: None,
         })
+    }
+
+    /// Hands the telemetry to `exchange` every `every` (checked on cycle ticks), instead of
+    /// accumulating it all in [`EventLoop::telemetry`].
+    pub fn set_reporting(&mut self, exchange: Exchange, every: Duration) {
+        self.reporting = Some((exchange, every, Instant::now() + every));
     }
 
     /// Writes to every page of every buffer so the loop never faults one in.
@@ -181,6 +190,11 @@ impl<M: Memory> EventLoop<M> {
                 let late = (woke - deadline).as_nanos() / self.cfg.cycle.as_nanos().max(1);
                 self.telemetry.counters.overruns += late as u64;
                 deadline += self.cfg.cycle * (late as u32 + 1);
+                if let Some((exchange, every, due)) = &mut self.reporting {
+                    if woke >= *due && exchange.swap_out(&mut self.telemetry) {
+                        *due = woke + *every;
+                    }
+                }
                 if self.cycle(woke) {
                     break;
                 }
@@ -360,12 +374,16 @@ impl<M: Memory> EventLoop<M> {
                 &mut c.tx[c.tx_end..],
                 &mut queue,
             );
-            c.rx_start += step.consumed;
-            c.tx_end += step.reply_len;
             if step.reply_len > 0 {
                 replies += 1;
-                self.telemetry.counters.replies += 1;
+                let request = c.rx.get(c.rx_start..c.rx_start + step.consumed);
+                let reply = c.tx.get(c.tx_end..c.tx_end + step.reply_len);
+                self.telemetry
+                    .counters
+                    .count_reply(request.unwrap_or(&[]), reply.unwrap_or(&[]));
             }
+            c.rx_start += step.consumed;
+            c.tx_end += step.reply_len;
             if let Some(reason) = step.close {
                 return Err(reason);
             }

@@ -1,14 +1,17 @@
-//! The housekeeping thread: drains the RT thread's event queue at ordinary priority and logs.
-//! It may allocate and block; the RT thread never waits for it.
+//! The housekeeping thread: drains the RT thread's event queue and telemetry snapshots at
+//! ordinary priority, logs, keeps the running totals and writes the histogram files. It may
+//! allocate and block; the RT thread never waits for it.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::events::{Event, EventQueue};
+use crate::telemetry::{hgrm, Exchange, Telemetry};
 
-/// How often the queue is drained.
+/// How often the queues are drained.
 const POLL: Duration = Duration::from_millis(5);
 
 /// Logs one event at the level it deserves.
@@ -40,12 +43,40 @@ pub fn log_event(e: &Event) {
     }
 }
 
-/// Starts the thread; it drains until `done` is set and the queue is empty.
-pub fn spawn(queue: EventQueue, done: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
+/// What housekeeping does with telemetry.
+#[derive(Debug, Clone)]
+pub struct Reporting {
+    /// Snapshots from the RT thread.
+    pub exchange: Exchange,
+    /// Where to write the histogram files (none: not written).
+    pub histogram_dir: Option<PathBuf>,
+    /// Set (e.g. by a SIGUSR1 handler) to have the files written now; housekeeping clears it.
+    pub dump: Arc<AtomicBool>,
+}
+
+fn write_files(dir: &Option<PathBuf>, total: &Telemetry, drops: u64) {
+    if let Some(dir) = dir {
+        match hgrm::write_dir(dir, total, drops) {
+            Ok(()) => log::info!("histograms written to {}", dir.display()),
+            Err(e) => log::warn!("cannot write histograms to {}: {e}", dir.display()),
+        }
+    }
+}
+
+/// Starts the thread; it drains until `done` is set and both queues are empty, writes the
+/// histogram files, and returns the totals since start.
+pub fn spawn(
+    queue: EventQueue,
+    done: Arc<AtomicBool>,
+    reporting: Reporting,
+) -> std::io::Result<JoinHandle<Telemetry>> {
     std::thread::Builder::new()
         .name("s7rt-housekeeping".into())
         .spawn(move || {
             let mut dropped_seen = 0;
+            let mut total = Telemetry::default();
+            let mut last = Instant::now();
+            let mut drops_reported = 0;
             loop {
                 let finished = done.load(Ordering::Acquire);
                 while let Some(e) = queue.pop() {
@@ -56,8 +87,24 @@ pub fn spawn(queue: EventQueue, done: Arc<AtomicBool>) -> std::io::Result<JoinHa
                     log::warn!("event queue full: {} events dropped so far", dropped);
                     dropped_seen = dropped;
                 }
+                while let Some(snapshot) = reporting.exchange.take_full() {
+                    let now = Instant::now();
+                    log::info!(
+                        "{}",
+                        snapshot
+                            .interval_line((now - last).as_secs_f64(), dropped - drops_reported)
+                    );
+                    last = now;
+                    drops_reported = dropped;
+                    total.add(&snapshot);
+                    reporting.exchange.give_back(snapshot);
+                }
+                if reporting.dump.swap(false, Ordering::AcqRel) {
+                    write_files(&reporting.histogram_dir, &total, dropped);
+                }
                 if finished {
-                    return;
+                    write_files(&reporting.histogram_dir, &total, dropped);
+                    return total;
                 }
                 std::thread::sleep(POLL);
             }

@@ -9,8 +9,9 @@
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::event_loop::{Control, EventLoop};
@@ -18,29 +19,50 @@ use crate::events::{Event, EventQueue};
 use crate::housekeeping;
 use crate::plc::Image;
 use crate::rt::{self, Missing};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{Exchange, Telemetry};
 
 /// Stack of the RT thread; all of it that the loop can use is prefaulted.
 const RT_STACK: usize = 1024 * 1024;
 const RT_STACK_PREFAULT: usize = 512 * 1024;
 
-/// What the RT thread hands back when it stops.
+/// What the server hands back when it stops.
 #[derive(Debug)]
 pub struct Stopped {
-    /// Everything the loop measured.
+    /// Everything the loop measured since start (the sum of every report interval).
     pub telemetry: Telemetry,
     /// The image as the clients left it.
     pub image: Image,
     /// Page faults (minor, major) of the RT thread while serving.
     pub faults_while_serving: (u64, u64),
+    /// Heap allocations made by the RT thread while serving, when a counter was installed
+    /// with [`set_thread_alloc_counter`].
+    pub allocs_while_serving: Option<u64>,
+}
+
+/// What the RT thread itself returns.
+struct RtStopped {
+    image: Image,
+    faults_while_serving: (u64, u64),
+    allocs_while_serving: Option<u64>,
+}
+
+static ALLOC_COUNTER: OnceLock<fn() -> u64> = OnceLock::new();
+
+/// Installs a function returning the number of heap allocations the *calling thread* has
+/// made so far (a counting `#[global_allocator]` with a thread-local counter provides one).
+/// The RT thread calls it before and after serving and reports the difference in
+/// [`Stopped::allocs_while_serving`]. Process-wide; the first call wins.
+pub fn set_thread_alloc_counter(counter: fn() -> u64) {
+    let _ = ALLOC_COUNTER.set(counter);
 }
 
 /// A running server.
 pub struct Server {
     local_addr: SocketAddr,
     control: Arc<Control>,
-    rt_thread: Option<JoinHandle<Result<Stopped, String>>>,
-    housekeeping: Option<JoinHandle<()>>,
+    rt_thread: Option<JoinHandle<Result<RtStopped, String>>>,
+    housekeeping: Option<JoinHandle<Telemetry>>,
+    dump: Arc<AtomicBool>,
     hk_done: Arc<AtomicBool>,
     queue: EventQueue,
     /// Real-time measures that could not be applied (empty when all were).
@@ -74,6 +96,11 @@ impl Server {
             cfg.loop_config(),
         )?;
         event_loop.prefault();
+        let exchange = Exchange::new(2);
+        event_loop.set_reporting(
+            exchange.clone(),
+            Duration::from_millis(cfg.telemetry.interval_ms),
+        );
 
         let mut missing: Vec<Missing> = Vec::new();
         if cfg.rt.enabled {
@@ -88,7 +115,16 @@ impl Server {
         }
 
         let hk_done = Arc::new(AtomicBool::new(false));
-        let housekeeping = housekeeping::spawn(queue.clone(), hk_done.clone())?;
+        let dump = Arc::new(AtomicBool::new(false));
+        let housekeeping = housekeeping::spawn(
+            queue.clone(),
+            hk_done.clone(),
+            housekeeping::Reporting {
+                exchange: exchange.clone(),
+                histogram_dir: cfg.telemetry.histogram_dir.clone(),
+                dump: dump.clone(),
+            },
+        )?;
 
         let (report_tx, report_rx) = mpsc::channel::<Result<Vec<Missing>, Missing>>();
         let rt_cfg = cfg.rt.clone();
@@ -129,16 +165,20 @@ impl Server {
                 let _ = report_tx.send(Ok(missing));
                 drop(report_tx);
                 rt_queue.push(Event::Listening(local_addr));
+                let alloc_counter = ALLOC_COUNTER.get().copied();
+                let allocs_before = alloc_counter.map(|f| f());
                 let before = rt::sys::thread_faults();
                 let result = event_loop.run();
                 let after = rt::sys::thread_faults();
+                let allocs = alloc_counter
+                    .zip(allocs_before)
+                    .map(|(f, b)| f().saturating_sub(b));
+                exchange.hand_over_last(std::mem::take(&mut *event_loop.telemetry));
                 result.map_err(|e| format!("event loop failed: {e}"))?;
-                let EventLoop { telemetry, .. } = &event_loop;
-                let telemetry = telemetry.clone();
-                Ok(Stopped {
-                    telemetry,
+                Ok(RtStopped {
                     image: event_loop.into_memory(),
                     faults_while_serving: (after.0 - before.0, after.1 - before.1),
+                    allocs_while_serving: allocs,
                 })
             })?;
 
@@ -148,6 +188,7 @@ impl Server {
             rt_thread: Some(rt_thread),
             housekeeping: Some(housekeeping),
             hk_done,
+            dump,
             queue,
             missing: missing.iter().map(|m| m.to_string()).collect(),
         };
@@ -179,6 +220,12 @@ impl Server {
         &self.control
     }
 
+    /// Set this flag (e.g. from a SIGUSR1 handler) to have housekeeping write the histogram
+    /// files now (when `[telemetry] histogram_dir` is configured).
+    pub fn dump_flag(&self) -> Arc<AtomicBool> {
+        self.dump.clone()
+    }
+
     /// Events dropped because the queue was full.
     pub fn dropped_events(&self) -> u64 {
         self.queue.dropped()
@@ -201,10 +248,19 @@ impl Server {
             None => Err(anyhow::anyhow!("already stopped")),
         };
         self.hk_done.store(true, Ordering::Release);
-        if let Some(h) = self.housekeeping.take() {
-            let _ = h.join();
-        }
-        result
+        let telemetry = match self.housekeeping.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| anyhow::anyhow!("housekeeping thread panicked"))?,
+            None => Telemetry::default(),
+        };
+        let rt = result?;
+        Ok(Stopped {
+            telemetry,
+            image: rt.image,
+            faults_while_serving: rt.faults_while_serving,
+            allocs_while_serving: rt.allocs_while_serving,
+        })
     }
 }
 
@@ -213,5 +269,48 @@ impl Drop for Server {
         if self.rt_thread.is_some() {
             let _ = self.shutdown();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Client;
+    use crate::wire::var::Area;
+
+    #[test]
+    fn interval_snapshots_add_up_and_are_written_as_histogram_files() {
+        let dir = std::env::temp_dir().join(format!("s7rt-hgrm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
+        };
+        cfg.rt.enabled = false;
+        cfg.telemetry.interval_ms = 100;
+        cfg.telemetry.histogram_dir = Some(dir.clone());
+        let mut server = Server::start(&cfg).unwrap();
+        let mut c = Client::connect(server.local_addr(), 0, 1, 480).unwrap();
+        let mut buf = [0u8; 4];
+        let end = std::time::Instant::now() + Duration::from_millis(350);
+        let mut reads = 0;
+        while std::time::Instant::now() < end {
+            c.read(Area::DataBlock, 1, 0, &mut buf).unwrap();
+            reads += 1;
+        }
+        drop(c);
+        let stopped = server.shutdown().unwrap();
+        let t = &stopped.telemetry;
+        assert_eq!(t.counters.reads, reads, "no interval was lost");
+        assert_eq!(t.counters.setups, 1);
+        // COTP confirm and setup answer are timed too.
+        assert_eq!(t.service_ns.len(), reads + 2);
+        let counters = std::fs::read_to_string(dir.join("counters.txt")).unwrap();
+        assert!(counters.contains(&format!("reads {reads}\n")), "{counters}");
+        let rows = crate::telemetry::hgrm::parse_hgrm(
+            &std::fs::read_to_string(dir.join("service_ns.hgrm")).unwrap(),
+        );
+        assert_eq!(rows.last().unwrap().2, reads + 2);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -105,6 +105,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         signal_hook::flag::register(sig, term.clone())?;
     }
     let mut server = Server::start(&cfg)?;
+    // SIGUSR1: housekeeping writes the histogram files now ([telemetry] histogram_dir).
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, server.dump_flag())?;
     for m in &server.missing {
         log::warn!("real-time measure not applied: {m}");
     }

@@ -1,10 +1,24 @@
-//! Fixed-bound histograms and counters recorded on the RT thread.
+//! Fixed-bound histograms and counters recorded on the RT thread, and how they leave it.
 //!
 //! The histograms are created with bounds at start-up (`new_with_bounds` disables
 //! auto-resize) and recorded with `saturating_record`, which clamps instead of growing, so
 //! recording never allocates.
+//!
+//! Every report interval the RT thread swaps its [`Telemetry`] with an empty one taken from
+//! an [`Exchange`] (two bounded lock-free queues of boxed, pre-allocated snapshots) and hands
+//! the full one to housekeeping, which logs a one-line summary, adds it to the running
+//! total and returns the emptied box. Swapping boxes moves pointers only, so the RT side
+//! never allocates; if housekeeping has not returned a box yet the RT thread keeps
+//! accumulating into the current one and the next interval covers both.
 
+pub mod hgrm;
 pub mod machine;
+pub mod plot;
+pub mod report;
+
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
 
 use hdrhistogram::Histogram;
 
@@ -26,6 +40,59 @@ pub struct Counters {
     pub overruns: u64,
     /// Loop turns.
     pub turns: u64,
+    /// Read Var requests answered.
+    pub reads: u64,
+    /// Write Var requests answered.
+    pub writes: u64,
+    /// Setup Communication requests answered.
+    pub setups: u64,
+    /// Other S7 PDUs answered (userdata, unsupported functions).
+    pub other_requests: u64,
+    /// Replies carrying an S7 header error (class/code not 0).
+    pub errors: u64,
+}
+
+impl Counters {
+    /// Adds `other` into `self` field by field.
+    pub fn add(&mut self, other: &Counters) {
+        self.replies += other.replies;
+        self.accepted += other.accepted;
+        self.refused += other.refused;
+        self.closed += other.closed;
+        self.overruns += other.overruns;
+        self.turns += other.turns;
+        self.reads += other.reads;
+        self.writes += other.writes;
+        self.setups += other.setups;
+        self.other_requests += other.other_requests;
+        self.errors += other.errors;
+    }
+
+    /// Counts one answered frame: `request` is the TPKT frame that was consumed and `reply`
+    /// the TPKT frame written for it. Reads only fixed offsets, with checked access: a frame
+    /// too short to classify counts as "other".
+    pub fn count_reply(&mut self, request: &[u8], reply: &[u8]) {
+        self.replies += 1;
+        // TPKT (4) + COTP DT (3) + S7 header: ROSCTR at 8; the first parameter byte (the
+        // function) at 17 for a Job (10-byte header); error class/code at 17..19 of an
+        // Ack_Data (12-byte header).
+        if request.get(5) != Some(&0xF0) {
+            return; // COTP CR/DR: connection handling, not a request
+        }
+        match (request.get(8), request.get(17)) {
+            (Some(1), Some(&0x04)) => self.reads += 1,
+            (Some(1), Some(&0x05)) => self.writes += 1,
+            (Some(1), Some(&0xF0)) => self.setups += 1,
+            _ => self.other_requests += 1,
+        }
+        if matches!(reply.get(8), Some(2 | 3)) {
+            let class = reply.get(17).copied().unwrap_or(0);
+            let code = reply.get(18).copied().unwrap_or(0);
+            if class != 0 || code != 0 {
+                self.errors += 1;
+            }
+        }
+    }
 }
 
 /// Everything the loop measures.
@@ -66,6 +133,43 @@ impl Default for Telemetry {
 }
 
 impl Telemetry {
+    /// Adds `other` into `self` (housekeeping side: may allocate if bounds differed, which
+    /// they never do between snapshots of one server).
+    pub fn add(&mut self, other: &Telemetry) {
+        let _ = self.wakeup_ns.add(&other.wakeup_ns);
+        let _ = self.service_ns.add(&other.service_ns);
+        self.counters.add(&other.counters);
+    }
+
+    /// Empties histograms and counters, keeping the allocation.
+    pub fn reset(&mut self) {
+        self.wakeup_ns.reset();
+        self.service_ns.reset();
+        self.counters = Counters::default();
+    }
+
+    /// The one-line summary housekeeping logs per interval.
+    pub fn interval_line(&self, secs: f64, drops: u64) -> String {
+        let c = &self.counters;
+        format!(
+            "{:.1}s: {} replies (read {}, write {}, setup {}, other {}), {} errors; connections +{} -{} refused {}; queue drops {}; overruns {}; service {}; wake-up {}",
+            secs,
+            c.replies,
+            c.reads,
+            c.writes,
+            c.setups,
+            c.other_requests,
+            c.errors,
+            c.accepted,
+            c.closed,
+            c.refused,
+            drops,
+            c.overruns,
+            Telemetry::summary(&self.service_ns),
+            Telemetry::summary(&self.wakeup_ns),
+        )
+    }
+
     /// Writes a one-line summary of a histogram in microseconds.
     pub fn summary(h: &Histogram<u64>) -> String {
         if h.is_empty() {
@@ -81,6 +185,62 @@ impl Telemetry {
             us(0.9999),
             h.max() as f64 / 1000.0
         )
+    }
+}
+
+/// The RT ↔ housekeeping hand-over of interval snapshots (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    full: Arc<ArrayQueue<Box<Telemetry>>>,
+    empty: Arc<ArrayQueue<Box<Telemetry>>>,
+}
+
+impl Exchange {
+    /// Allocates `spares` empty snapshots (at start-up; 2 is plenty: housekeeping returns a
+    /// box within milliseconds and intervals are seconds).
+    pub fn new(spares: usize) -> Exchange {
+        let spares = spares.max(1);
+        let ex = Exchange {
+            full: Arc::new(ArrayQueue::new(spares + 1)),
+            empty: Arc::new(ArrayQueue::new(spares + 1)),
+        };
+        for _ in 0..spares {
+            let mut t: Box<Telemetry> = Box::default();
+            // Zeroing writes every page of the counts arrays, so the RT thread never faults
+            // one in after a swap.
+            t.reset();
+            let _ = ex.empty.push(t);
+        }
+        ex
+    }
+
+    /// RT side: swaps `current` with an empty snapshot and queues the full one. Returns
+    /// false (and keeps accumulating) when no empty snapshot is available. Never allocates.
+    pub fn swap_out(&self, current: &mut Box<Telemetry>) -> bool {
+        let Some(mut spare) = self.empty.pop() else {
+            return false;
+        };
+        std::mem::swap(current, &mut spare);
+        // `full` has room for every box that exists, so this cannot fail; if it somehow
+        // did, the box would be dropped (a deallocation, never an allocation).
+        let _ = self.full.push(spare);
+        true
+    }
+
+    /// RT side, at the end of serving (allocation allowed): queues whatever `current` holds.
+    pub fn hand_over_last(&self, current: Telemetry) {
+        let _ = self.full.push(Box::new(current));
+    }
+
+    /// Housekeeping side: the oldest full snapshot.
+    pub fn take_full(&self) -> Option<Box<Telemetry>> {
+        self.full.pop()
+    }
+
+    /// Housekeeping side: returns an emptied snapshot for reuse.
+    pub fn give_back(&self, mut t: Box<Telemetry>) {
+        t.reset();
+        let _ = self.empty.push(t);
     }
 }
 
@@ -155,4 +315,95 @@ impl Percentiles {
 /// measurement in nanoseconds.
 pub fn new_histogram() -> Histogram<u64> {
     histogram()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // TPKT | COTP DT | S7 Job header (10) | params
+    const READ_REQ: [u8; 19] = [
+        3, 0, 0, 19, 2, 0xF0, 0x80, 0x32, 1, 0, 0, 0, 1, 0, 2, 0, 0, 0x04, 1,
+    ];
+    // TPKT | COTP DT | S7 Ack_Data header (12) with error class 0x81 code 0x04
+    const ERROR_REPLY: [u8; 19] = [
+        3, 0, 0, 19, 2, 0xF0, 0x80, 0x32, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0x81, 0x04,
+    ];
+
+    #[test]
+    fn count_reply_classifies_by_function_and_counts_header_errors() {
+        let mut c = Counters::default();
+        let mut ok_reply = ERROR_REPLY;
+        ok_reply[17] = 0;
+        ok_reply[18] = 0;
+        c.count_reply(&READ_REQ, &ok_reply);
+        let mut write = READ_REQ;
+        write[17] = 0x05;
+        c.count_reply(&write, &ERROR_REPLY);
+        let mut setup = READ_REQ;
+        setup[17] = 0xF0;
+        c.count_reply(&setup, &ok_reply);
+        let mut userdata = READ_REQ;
+        userdata[8] = 7;
+        c.count_reply(&userdata, &ok_reply);
+        // A COTP connection request answered by a confirm is a reply but not a request.
+        let cr = [3, 0, 0, 11, 6, 0xE0, 0, 0, 0, 1, 0];
+        c.count_reply(&cr, &[3, 0, 0, 11, 6, 0xD0, 0, 1, 0, 1, 0]);
+        // Truncated frames never panic and count as "other".
+        c.count_reply(&READ_REQ[..9], &[]);
+        assert_eq!(
+            c,
+            Counters {
+                replies: 6,
+                reads: 1,
+                writes: 1,
+                setups: 1,
+                other_requests: 2,
+                errors: 1,
+                ..Counters::default()
+            }
+        );
+    }
+
+    #[test]
+    fn exchange_swaps_without_losing_samples_and_refuses_when_out_of_spares() {
+        let ex = Exchange::new(1);
+        let mut current: Box<Telemetry> = Box::default();
+        current.service_ns.saturating_record(1000);
+        current.counters.reads = 1;
+        assert!(ex.swap_out(&mut current));
+        assert!(
+            current.service_ns.is_empty(),
+            "the RT side got an empty one"
+        );
+        current.service_ns.saturating_record(2000);
+        // The only spare is out: keep accumulating.
+        assert!(!ex.swap_out(&mut current));
+        assert_eq!(current.service_ns.len(), 1);
+        let full = ex.take_full().unwrap();
+        assert_eq!(full.counters.reads, 1);
+        assert_eq!(full.service_ns.max(), 1000);
+        let mut total = Telemetry::default();
+        total.add(&full);
+        ex.give_back(full);
+        assert!(ex.swap_out(&mut current));
+        total.add(&ex.take_full().unwrap());
+        assert_eq!(total.service_ns.len(), 2);
+        assert_eq!(total.counters.reads, 1);
+        ex.hand_over_last(std::mem::take(&mut *current));
+        assert!(ex.take_full().is_some());
+        assert!(ex.take_full().is_none());
+    }
+
+    #[test]
+    fn percentiles_of_an_empty_histogram_are_zero() {
+        let p = Percentiles::of(&new_histogram());
+        assert_eq!((p.n, p.p50, p.max), (0, 0, 0));
+        let mut h = new_histogram();
+        h.saturating_record(2500);
+        assert_eq!(
+            Percentiles::of(&h).markdown_row("x"),
+            "| x | 1 | 2.5 | 2.5 | 2.5 | 2.5 | 2.5 | 2.5 |"
+        );
+    }
 }

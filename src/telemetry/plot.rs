@@ -1,0 +1,1 @@
+//! Latency plots (SVG).
