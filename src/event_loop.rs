@@ -295,7 +295,7 @@ impl<M: Memory> EventLoop<M> {
     /// client stops taking our answers (TX full: wait for EPOLLOUT, read nothing more).
     fn read_and_answer(&mut self, slot: usize, woke: Instant) -> Result<(), CloseReason> {
         loop {
-            let replies = self.answer(slot, woke)?;
+            let (replies, rx_drained) = self.answer(slot, woke)?;
             self.flush(slot)?;
             if replies > 0 {
                 let ns = woke.elapsed().as_nanos() as u64;
@@ -305,15 +305,13 @@ impl<M: Memory> EventLoop<M> {
             if c.writing {
                 return Ok(());
             }
+            if !rx_drained {
+                continue; // TX had no room for more answers; it is empty again now
+            }
             if c.rx_start > 0 {
                 c.rx.copy_within(c.rx_start..c.rx_end, 0);
                 c.rx_end -= c.rx_start;
                 c.rx_start = 0;
-            }
-            if c.rx_end == c.rx.len() {
-                // Full of complete frames left over while TX was full: answer them first.
-                // (A single TPKT is at most half the buffer, so this always makes progress.)
-                continue;
             }
             let Some(fd) = c.fd.as_ref() else {
                 return Ok(());
@@ -327,8 +325,10 @@ impl<M: Memory> EventLoop<M> {
         }
     }
 
-    /// Runs the session over the buffered bytes while there is room for a reply.
-    fn answer(&mut self, slot: usize, woke: Instant) -> Result<u64, CloseReason> {
+    /// Runs the session over the buffered bytes while there is room for a reply. Returns the
+    /// number of replies and whether every complete TPKT in RX was answered (false: TX ran
+    /// out of room first).
+    fn answer(&mut self, slot: usize, woke: Instant) -> Result<(u64, bool), CloseReason> {
         let max_reply = self.cfg.limits.max_reply_len();
         let mut queue = &self.queue;
         let c = &mut self.conns[slot];
@@ -339,7 +339,7 @@ impl<M: Memory> EventLoop<M> {
                     c.tx_start = 0;
                     c.tx_end = 0;
                 } else {
-                    return Ok(replies); // flush first; the rest stays in rx
+                    return Ok((replies, false)); // flush first; the rest stays in rx
                 }
             }
             let step = c.session.handle_rx(
@@ -359,7 +359,7 @@ impl<M: Memory> EventLoop<M> {
                 return Err(reason);
             }
             if step.consumed == 0 {
-                return Ok(replies);
+                return Ok((replies, true));
             }
         }
     }
