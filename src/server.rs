@@ -75,21 +75,12 @@ impl Server {
         )?;
         event_loop.prefault();
 
-        let mut missing: Vec<Missing> = Vec::new();
-        if cfg.rt.enabled {
-            if let Err(m) = rt::lock_memory() {
-                missing.push(m);
-            }
-        }
-        if cfg.rt.strict {
-            if let Some(m) = missing.first() {
-                anyhow::bail!("--strict-rt: {m}");
-            }
-        }
-
         let hk_done = Arc::new(AtomicBool::new(false));
         let housekeeping = housekeeping::spawn(queue.clone(), hk_done.clone())?;
 
+        // Both threads exist (their stacks mapped) before mlockall, so locking covers them
+        // and no thread creation has to fit under RLIMIT_MEMLOCK afterwards.
+        let (go_tx, go_rx) = mpsc::channel::<bool>();
         let (report_tx, report_rx) = mpsc::channel::<Result<Vec<Missing>, Missing>>();
         let rt_cfg = cfg.rt.clone();
         let rt_queue = queue.clone();
@@ -98,6 +89,9 @@ impl Server {
             .stack_size(RT_STACK)
             .spawn(move || {
                 rt::sys::block_signals();
+                if go_rx.recv() != Ok(true) {
+                    return Err("start-up abandoned".to_string());
+                }
                 let mut missing = Vec::new();
                 let mut _dma = None;
                 if rt_cfg.enabled {
@@ -133,14 +127,22 @@ impl Server {
                 let result = event_loop.run();
                 let after = rt::sys::thread_faults();
                 result.map_err(|e| format!("event loop failed: {e}"))?;
-                let EventLoop { telemetry, .. } = &event_loop;
-                let telemetry = telemetry.clone();
+                let telemetry = event_loop.telemetry.clone();
                 Ok(Stopped {
                     telemetry,
                     image: event_loop.into_memory(),
                     faults_while_serving: (after.0 - before.0, after.1 - before.1),
                 })
             })?;
+
+        let mut missing: Vec<Missing> = Vec::new();
+        if cfg.rt.enabled {
+            if let Err(m) = rt::lock_memory() {
+                missing.push(m);
+            }
+        }
+        let refuse = cfg.rt.strict && !missing.is_empty();
+        let _ = go_tx.send(!refuse);
 
         let mut server = Server {
             local_addr,
@@ -151,6 +153,11 @@ impl Server {
             queue,
             missing: missing.iter().map(|m| m.to_string()).collect(),
         };
+        if refuse {
+            let _ = server.shutdown();
+            let m = server.missing.first().cloned().unwrap_or_default();
+            anyhow::bail!("--strict-rt: {m}");
+        }
         match report_rx.recv() {
             Ok(Ok(more)) => server.missing.extend(more.iter().map(|m| m.to_string())),
             Ok(Err(m)) => {

@@ -15,7 +15,10 @@ use s7rt::wire::var::Area;
 use support::*;
 
 fn start(edit: impl FnOnce(&mut Config)) -> Server {
-    let mut cfg = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+    let mut cfg = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
     cfg.rt.enabled = false;
     edit(&mut cfg);
     Server::start(&cfg).unwrap()
@@ -50,14 +53,24 @@ fn client_that_does_not_read_gets_every_answer_once_it_does() {
     let mut writer = s.try_clone().unwrap();
     let t = std::thread::spawn(move || {
         for r in 0..N {
-            writer.write_all(&job(r, &read_params(&[item(0x02, 200, 2, 0x84, 0, 0)]), &[])).unwrap();
+            writer
+                .write_all(&job(
+                    r,
+                    &read_params(&[item(0x02, 200, 2, 0x84, 0, 0)]),
+                    &[],
+                ))
+                .unwrap();
         }
     });
     std::thread::sleep(Duration::from_millis(300));
     let mut s = s;
     for r in 0..N {
         let rep = read_tpkt(&mut s).unwrap_or_else(|e| panic!("answer {r}: {e}"));
-        assert_eq!(u16::from_be_bytes([rep[11], rep[12]]), r, "answers in order, none lost");
+        assert_eq!(
+            u16::from_be_bytes([rep[11], rep[12]]),
+            r,
+            "answers in order, none lost"
+        );
         assert_eq!(rep.len(), 7 + 12 + 2 + 4 + 200);
     }
     t.join().unwrap();
@@ -79,7 +92,10 @@ fn connection_beyond_the_limit_is_closed_at_once_and_counted() {
         Ok(0) | Err(_) => {}
         Ok(n) => panic!("refused connection got {n} bytes"),
     }
-    assert!(t0.elapsed() < Duration::from_secs(4), "closed at once, not after a timeout");
+    assert!(
+        t0.elapsed() < Duration::from_secs(4),
+        "closed at once, not after a timeout"
+    );
     let stopped = server.shutdown().unwrap();
     assert_eq!(stopped.telemetry.counters.refused, 1);
     assert_eq!(stopped.telemetry.counters.accepted, 2);
@@ -90,7 +106,8 @@ fn broken_framing_closes_only_that_connection() {
     let server = start(|_| {});
     let mut good = Client::connect(server.local_addr(), 0, 1, 480).unwrap();
     let mut bad = raw_connect(&server);
-    bad.write_all(&[0x04, 0x00, 0x00, 0x10, 0, 0, 0, 0]).unwrap(); // TPKT version 4
+    bad.write_all(&[0x04, 0x00, 0x00, 0x10, 0, 0, 0, 0])
+        .unwrap(); // TPKT version 4
     let mut b = [0u8; 1];
     assert_eq!(bad.read(&mut b).unwrap(), 0, "broken connection closed");
     good.write(Area::DataBlock, 1, 0, &[1, 2, 3]).unwrap();
@@ -107,7 +124,10 @@ fn idle_connection_is_closed_after_the_timeout() {
     let mut b = [0u8; 1];
     assert_eq!(s.read(&mut b).unwrap(), 0);
     let waited = t0.elapsed();
-    assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(5), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
 }
 
 #[test]
@@ -120,7 +140,13 @@ fn writes_from_concurrent_clients_are_all_kept() {
                 let mut c = Client::connect(addr, 0, 1, 480).unwrap();
                 for round in 0..50u8 {
                     let data = [k, round, k ^ round, 0xA5];
-                    c.write(Area::DataBlock, 2, u32::from(k) * 64 + u32::from(round % 16) * 4, &data).unwrap();
+                    c.write(
+                        Area::DataBlock,
+                        2,
+                        u32::from(k) * 64 + u32::from(round % 16) * 4,
+                        &data,
+                    )
+                    .unwrap();
                 }
             })
         })
@@ -135,7 +161,11 @@ fn writes_from_concurrent_clients_are_all_kept() {
         for slot in 0..16u8 {
             let round = if 48 + slot < 50 { 48 + slot } else { 32 + slot }; // last round that wrote it
             let at = usize::from(k) * 64 + usize::from(slot) * 4;
-            assert_eq!(&all[at..at + 4], &[k, round, k ^ round, 0xA5], "client {k} slot {slot}");
+            assert_eq!(
+                &all[at..at + 4],
+                &[k, round, k ^ round, 0xA5],
+                "client {k} slot {slot}"
+            );
         }
     }
 }
