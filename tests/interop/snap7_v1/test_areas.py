@@ -1,4 +1,9 @@
-"""read_area / write_area on every area: I (PE), Q (PA), M (MK), DB, timers (TM), counters (CT)."""
+"""read_area / write_area on every area: I (PE), Q (PA), M (MK), DB, timers (TM), counters (CT).
+
+Timers and counters are written with tm_write/ct_write: python-snap7 1.3's write_area passes
+len(data) as the element count for TM/CT, so Snap7 would send twice the bytes given (the rest
+read from beyond the caller's buffer). read_area on TM/CT counts elements correctly.
+"""
 
 import pytest
 from s7image import AREA_BYTES, COUNTERS, TIMERS, pattern
