@@ -33,3 +33,10 @@ def test_negotiated_pdu_is_the_smaller_of_requested_and_server_maximum(
 def test_default_request_of_480_against_a_960_server_negotiates_480(s7rtd, connect):
     c = connect(s7rtd)
     assert c.get_pdu_length() == 480
+
+
+def test_built_in_default_configuration_serves_db1_to_db3(s7rtd_factory, connect):
+    c = connect(s7rtd_factory(config=None))
+    for db, size in ((1, 1024), (2, 2048), (3, 256)):
+        c.db_write(db, size - 2, bytearray(b"\xbe\xef"))
+        assert bytes(c.db_read(db, size - 2, 2)) == b"\xbe\xef"

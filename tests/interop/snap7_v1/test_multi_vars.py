@@ -1,13 +1,17 @@
 """read_multi_vars with 20 items (Snap7's maximum, one request) and write_multi_vars."""
 
+import ctypes
+
 from s7image import MISSING_DB, READ_ONLY_DB, pattern
 from snap7.types import S7WLBit, S7WLByte, S7WLCounter, S7WLTimer
 from v1 import (
     AREAS,
+    ERR_SIZE_OVER_PDU,
     ERR_ADDRESS_OUT_OF_RANGE,
     ERR_DATA_SIZE_MISMATCH,
     ERR_FUNCTION_REFUSED,
     ERR_ITEM_NOT_AVAILABLE,
+    Items,
     read_items,
     write_items,
 )
@@ -110,9 +114,24 @@ def test_write_multi_vars_reports_each_refused_item_and_applies_the_rest(client)
 
 
 def test_public_write_multi_vars_api_writes_all_items(client):
-    from v1 import Items
-
     items = Items([(DB, 3, 10 * i, 2, S7WLByte, pattern(40 + i, 2)) for i in range(20)])
     assert client.write_multi_vars(list(items.array)) == 0
     for i in range(20):
         assert bytes(client.db_read(3, 10 * i, 2)) == pattern(40 + i, 2)
+
+
+def test_a_reply_of_exactly_the_pdu_is_served_and_one_byte_more_is_refused_with_0x8500(client):
+    client.db_write(2, 0, bytearray(pattern(9, 2048)))
+    assert client.get_pdu_length() == 480
+    # Reply: 12 header + 2 params + 19 * (4 + 20) + (4 + last) = 470 + 4 + last.
+    for last, fits in ((6, True), (7, False)):
+        specs = [(DB, 2, 100 * i, 20, S7WLByte) for i in range(19)] + [(DB, 2, 1990, last, S7WLByte)]
+        items = Items(specs)
+        code = client._library.Cli_ReadMultiVars(client._pointer, ctypes.byref(items.array), ctypes.c_int32(20))
+        if fits:
+            assert (code, items.results()) == (0, [0] * 20)
+            assert items.data(19) == pattern(9, 2048)[1990 : 1990 + last]
+        else:
+            assert code == ERR_SIZE_OVER_PDU
+            assert client.error_text(code) == "CPU : total data exceeds the PDU size"
+    assert bytes(client.db_read(2, 0, 4)) == pattern(9, 2048)[:4]

@@ -27,6 +27,7 @@ from snap7.types import (
 ERR_ADDRESS_OUT_OF_RANGE = 0x00900000  # item code 0x05
 ERR_DATA_SIZE_MISMATCH = 0x00B00000  # item code 0x07
 ERR_ITEM_NOT_AVAILABLE = 0x00C00000  # item code 0x0A
+ERR_SIZE_OVER_PDU = 0x00700000  # header error 0x8500 on the whole job
 ERR_FUNCTION_REFUSED = 0x02300000  # any other item code, e.g. 0x03 access denied
 
 AREAS = {"PE": S7AreaPE, "PA": S7AreaPA, "MK": S7AreaMK, "DB": S7AreaDB, "CT": S7AreaCT, "TM": S7AreaTM}

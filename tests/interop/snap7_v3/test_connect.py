@@ -43,3 +43,8 @@ def test_disconnect_then_reconnect_to_the_same_server_works(s7rtd, connect):
     assert c.get_connected() is False
     c.connect(s7rtd.host, 0, 1, s7rtd.port)
     assert bytes(c.db_read(1, 0, 4)) == b"kept"
+
+
+def test_max_pdu_flag_overrides_the_configuration(s7rtd_factory, connect):
+    c = connect(s7rtd_factory(args=["--max-pdu", "240"]), pdu=960)
+    assert c.get_pdu_length() == 240

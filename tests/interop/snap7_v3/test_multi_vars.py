@@ -103,3 +103,18 @@ def test_write_multi_vars_stops_at_a_read_only_db_with_access_denied(client):
     assert str(e.value) == "Write operation failed: Accessing the object not allowed (0x03)"
     assert bytes(client.db_read(1, 0, 2)) == b"ok"
     assert bytes(client.db_read(10, 0, 2)) == b"\x00\x00"
+
+
+def test_a_multi_read_too_big_for_one_pdu_is_sent_as_pipelined_requests(s7rtd, connect):
+    # At PDU 960 the client sends up to 8 requests back to back before reading any answer,
+    # matching answers by PDU reference: the server must answer each one, in order.
+    c = connect(s7rtd, pdu=960)
+    assert c.get_pdu_length() == 960
+    assert c.max_parallel == 8
+    data = pattern(21, 2048)
+    c.db_write(2, 0, bytearray(data))
+    specs = [(Area.DB, 2, 102 * i, 96) for i in range(20)]
+    code, got = c.read_multi_vars(_dicts(specs))
+    assert code == 0
+    assert [bytes(g) for g in got] == [data[s : s + n] for _, _, s, n in specs]
+    assert len(c._opt_plan.packets) == 3
