@@ -47,8 +47,16 @@ ensure_venv() {
     # Called from `step` (an `if` context) where `set -e` does not apply: check every command.
     rm -rf "$dir" && mkdir -p "$(dirname "$dir")" || return 1
     if ! python3 -m venv "$dir"; then
-        echo "python3 -m venv failed: on Debian/Ubuntu install it with: apt-get install -y python3-venv" >&2
-        return 1
+        # Debian ships ensurepip separately; install it when we may, else say how.
+        if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+            echo "python3 -m venv failed: installing python3-venv with apt-get"
+            rm -rf "$dir"
+            apt-get install -y -q python3-venv || { apt-get update -q && apt-get install -y -q python3-venv; } || return 1
+            python3 -m venv "$dir" || return 1
+        else
+            echo "python3 -m venv failed: install it with: sudo apt-get install -y python3-venv" >&2
+            return 1
+        fi
     fi
     "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@" || return 1
     echo "$want" >"$dir/.requirements"

@@ -1,6 +1,7 @@
 """BIT reads and writes: one bit changes, its neighbours do not."""
 
 import pytest
+from snap7.types import Areas
 from v1 import AREAS, read_bit, write_bit
 
 BACKGROUND = 0b1010_0101
@@ -10,11 +11,11 @@ BACKGROUND = 0b1010_0101
 @pytest.mark.parametrize("bit", range(8))
 def test_bit_write_flips_only_that_bit(client, area, db, bit):
     code = AREAS[area]
-    client.write_area(_areas_enum(area), db, 20, bytearray([BACKGROUND, BACKGROUND, BACKGROUND]))
+    client.write_area(Areas[area], db, 20, bytearray([BACKGROUND, BACKGROUND, BACKGROUND]))
     old = (BACKGROUND >> bit) & 1
     write_bit(client, code, db, 21, bit, not old)
     expected = BACKGROUND ^ (1 << bit)
-    assert bytes(client.read_area(_areas_enum(area), db, 20, 3)) == bytes([BACKGROUND, expected, BACKGROUND])
+    assert bytes(client.read_area(Areas[area], db, 20, 3)) == bytes([BACKGROUND, expected, BACKGROUND])
     assert read_bit(client, code, db, 21, bit) == 1 - old
     for other in range(8):
         if other != bit:
@@ -33,8 +34,3 @@ def test_eight_bit_writes_build_a_byte(client):
         write_bit(client, AREAS["MK"], 0, 7, bit, bit % 3 == 0)
     assert bytes(client.mb_read(7, 1)) == bytes([0b0100_1001])
 
-
-def _areas_enum(name):
-    from snap7.types import Areas
-
-    return Areas[name]

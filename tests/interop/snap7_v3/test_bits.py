@@ -1,6 +1,7 @@
 """BIT reads and writes (transport size BIT): one bit changes, its neighbours do not."""
 
 import pytest
+from snap7.error import S7ProtocolError
 from snap7.type import Area, WordLen
 
 BACKGROUND = 0b1010_0101
@@ -52,8 +53,6 @@ def test_db_bool_helpers_agree_with_bit_access(client):
 
 
 def test_bit_read_past_the_end_is_address_out_of_range(client):
-    from snap7.error import S7ProtocolError
-
     with pytest.raises(S7ProtocolError) as e:
         read_bit(client, Area.DB, 3, 256, 0)
     assert str(e.value) == "Read operation failed: Invalid address (0x05)"
