@@ -313,7 +313,7 @@ impl<M: Memory> EventLoop<M> {
         // closed-loop client's next request must not be charged the previous one's time).
         let mut learned = Some(woke);
         loop {
-            let replies = self.answer(slot, woke)?;
+            let (replies, rx_drained) = self.answer(slot, woke)?;
             self.flush(slot)?;
             if replies > 0 {
                 if let Some(t) = learned.take() {
@@ -325,15 +325,13 @@ impl<M: Memory> EventLoop<M> {
             if c.writing {
                 return Ok(());
             }
+            if !rx_drained {
+                continue; // TX had no room for more answers; it is empty again now
+            }
             if c.rx_start > 0 {
                 c.rx.copy_within(c.rx_start..c.rx_end, 0);
                 c.rx_end -= c.rx_start;
                 c.rx_start = 0;
-            }
-            if c.rx_end == c.rx.len() {
-                // Full of complete frames left over while TX was full: answer them first.
-                // (A single TPKT is at most half the buffer, so this always makes progress.)
-                continue;
             }
             let Some(fd) = c.fd.as_ref() else {
                 return Ok(());
@@ -352,8 +350,10 @@ impl<M: Memory> EventLoop<M> {
         }
     }
 
-    /// Runs the session over the buffered bytes while there is room for a reply.
-    fn answer(&mut self, slot: usize, woke: Instant) -> Result<u64, CloseReason> {
+    /// Runs the session over the buffered bytes while there is room for a reply. Returns the
+    /// number of replies and whether every complete TPKT in RX was answered (false: TX ran
+    /// out of room first).
+    fn answer(&mut self, slot: usize, woke: Instant) -> Result<(u64, bool), CloseReason> {
         let max_reply = self.cfg.limits.max_reply_len();
         let mut queue = &self.queue;
         let c = &mut self.conns[slot];
@@ -364,7 +364,7 @@ impl<M: Memory> EventLoop<M> {
                     c.tx_start = 0;
                     c.tx_end = 0;
                 } else {
-                    return Ok(replies); // flush first; the rest stays in rx
+                    return Ok((replies, false)); // flush first; the rest stays in rx
                 }
             }
             let step = c.session.handle_rx(
@@ -388,7 +388,7 @@ impl<M: Memory> EventLoop<M> {
                 return Err(reason);
             }
             if step.consumed == 0 {
-                return Ok(replies);
+                return Ok((replies, true));
             }
         }
     }
@@ -429,5 +429,135 @@ impl<M: Memory> EventLoop<M> {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    use super::*;
+    use crate::plc::{DbSpec, Image, ImageSpec};
+    use crate::wire::s7::{self, Rosctr};
+    use crate::wire::var::{self, Area, Item, TransportSize};
+    use crate::wire::{cotp, setup, tpkt, HeaderError};
+
+    /// One TPKT/DT frame holding a Job PDU.
+    fn job(pdu_ref: u16, params: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 7 + 10 + params.len()];
+        let total = f.len();
+        tpkt::emit_header(&mut f, total).unwrap();
+        cotp::emit_dt_header(&mut f[4..], true).unwrap();
+        s7::emit_header(
+            &mut f[7..],
+            Rosctr::Job,
+            pdu_ref,
+            params.len(),
+            0,
+            HeaderError::NONE,
+        )
+        .unwrap();
+        f[17..].copy_from_slice(params);
+        f
+    }
+
+    fn read_frame(s: &mut TcpStream) -> Vec<u8> {
+        let mut head = [0u8; 4];
+        s.read_exact(&mut head).unwrap();
+        let len = u16::from_be_bytes([head[2], head[3]]) as usize;
+        let mut f = head.to_vec();
+        f.resize(len, 0);
+        s.read_exact(&mut f[4..]).unwrap();
+        f
+    }
+
+    #[test]
+    fn requests_left_in_rx_when_tx_fills_are_answered_without_more_input() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let image = Image::new(&ImageSpec {
+            dbs: vec![DbSpec {
+                number: 1,
+                size: 4096,
+                read_only: false,
+            }],
+            inputs: 16,
+            outputs: 16,
+            flags: 16,
+            timers: 1,
+            counters: 1,
+        });
+        let control = Arc::new(Control::default());
+        let cfg = LoopConfig {
+            max_connections: 2,
+            limits: Limits {
+                max_pdu: 960,
+                max_amq: 8,
+                idle_timeout: Duration::from_secs(30),
+            },
+            cycle: Duration::from_millis(1),
+            busy_poll: false,
+        };
+        let mut el = EventLoop::new(
+            listener.into(),
+            image,
+            EventQueue::new(64),
+            control.clone(),
+            cfg,
+        )
+        .unwrap();
+        let rt = std::thread::spawn(move || el.run().unwrap());
+
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let cr = [
+            0x03, 0x00, 0x00, 0x16, 0x11, 0xE0, 0x00, 0x00, 0x00, 0x01, 0x00, 0xC0, 0x01, 0x0A,
+            0xC1, 0x02, 0x01, 0x00, 0xC2, 0x02, 0x01, 0x01,
+        ];
+        s.write_all(&cr).unwrap();
+        assert_eq!(read_frame(&mut s)[5], 0xD0, "connection confirm");
+        let mut p = [0u8; 8];
+        setup::Repr {
+            amq_calling: 8,
+            amq_called: 8,
+            pdu_len: 960,
+        }
+        .emit(&mut p)
+        .unwrap();
+        s.write_all(&job(1, &p)).unwrap();
+        read_frame(&mut s);
+
+        // Four 900-byte reads in one write: TX holds two such answers, so the loop must come
+        // back for the other two after flushing, although no further byte arrives.
+        let mut batch = Vec::new();
+        for r in 0..4u16 {
+            let mut p = [0u8; 14];
+            p[0] = var::READ;
+            p[1] = 1;
+            Item {
+                syntax_id: var::SYNTAX_S7ANY,
+                transport: TransportSize::Byte,
+                count: 900,
+                db: 1,
+                area: Area::DataBlock,
+                bit_addr: u32::from(r) * 8,
+            }
+            .emit(&mut p[2..])
+            .unwrap();
+            batch.extend_from_slice(&job(10 + r, &p));
+        }
+        s.write_all(&batch).unwrap();
+        let refs: Vec<u16> = (0..4)
+            .map(|_| {
+                let f = read_frame(&mut s);
+                u16::from_be_bytes([f[11], f[12]])
+            })
+            .collect();
+        assert_eq!(refs, [10, 11, 12, 13]);
+
+        control.stop.store(true, Ordering::Relaxed);
+        rt.join().unwrap();
     }
 }

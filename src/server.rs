@@ -102,18 +102,6 @@ impl Server {
             Duration::from_millis(cfg.telemetry.interval_ms),
         );
 
-        let mut missing: Vec<Missing> = Vec::new();
-        if cfg.rt.enabled {
-            if let Err(m) = rt::lock_memory() {
-                missing.push(m);
-            }
-        }
-        if cfg.rt.strict {
-            if let Some(m) = missing.first() {
-                anyhow::bail!("--strict-rt: {m}");
-            }
-        }
-
         let hk_done = Arc::new(AtomicBool::new(false));
         let dump = Arc::new(AtomicBool::new(false));
         let housekeeping = housekeeping::spawn(
@@ -126,6 +114,9 @@ impl Server {
             },
         )?;
 
+        // Both threads exist (their stacks mapped) before mlockall, so locking covers them
+        // and no thread creation has to fit under RLIMIT_MEMLOCK afterwards.
+        let (go_tx, go_rx) = mpsc::channel::<bool>();
         let (report_tx, report_rx) = mpsc::channel::<Result<Vec<Missing>, Missing>>();
         let rt_cfg = cfg.rt.clone();
         let rt_queue = queue.clone();
@@ -134,6 +125,9 @@ impl Server {
             .stack_size(RT_STACK)
             .spawn(move || {
                 rt::sys::block_signals();
+                if go_rx.recv() != Ok(true) {
+                    return Err("start-up abandoned".to_string());
+                }
                 let mut missing = Vec::new();
                 let mut _dma = None;
                 if rt_cfg.enabled {
@@ -182,6 +176,15 @@ impl Server {
                 })
             })?;
 
+        let mut missing: Vec<Missing> = Vec::new();
+        if cfg.rt.enabled {
+            if let Err(m) = rt::lock_memory() {
+                missing.push(m);
+            }
+        }
+        let refuse = cfg.rt.strict && !missing.is_empty();
+        let _ = go_tx.send(!refuse);
+
         let mut server = Server {
             local_addr,
             control,
@@ -192,6 +195,11 @@ impl Server {
             queue,
             missing: missing.iter().map(|m| m.to_string()).collect(),
         };
+        if refuse {
+            let _ = server.shutdown();
+            let m = server.missing.first().cloned().unwrap_or_default();
+            anyhow::bail!("--strict-rt: {m}");
+        }
         match report_rx.recv() {
             Ok(Ok(more)) => server.missing.extend(more.iter().map(|m| m.to_string())),
             Ok(Err(m)) => {

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use s7rt::config::Config;
 use s7rt::server::Server;
+use sd_notify::NotifyState;
 
 /// Hard-real-time Siemens S7 PLC protocol server (S7comm over ISO-on-TCP, port 102).
 ///
@@ -126,9 +127,25 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     // Machine-readable line for scripts and tests (the port matters with --listen :0).
     println!("s7rtd: listening on {}", server.local_addr());
+    let _ = sd_notify::notify(&[NotifyState::Ready]);
+    // systemd watchdog: ping only while the RT loop's heartbeat moves, so a stuck loop gets
+    // the service restarted. Pinging happens here, never on the RT thread.
+    let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
+    let (mut last_beat, mut last_ping) = (u64::MAX, Instant::now());
     while !term.load(Ordering::Relaxed) && !server.is_finished() {
         std::thread::sleep(Duration::from_millis(20));
+        if let Some(period) = watchdog {
+            if last_ping.elapsed() >= period {
+                let beat = server.control().heartbeat.load(Ordering::Relaxed);
+                if beat != last_beat {
+                    let _ = sd_notify::notify(&[NotifyState::Watchdog]);
+                    last_beat = beat;
+                }
+                last_ping = Instant::now();
+            }
+        }
     }
+    let _ = sd_notify::notify(&[NotifyState::Stopping]);
     log::info!("stopping");
     let stopped = server.shutdown()?;
     let t = &stopped.telemetry;

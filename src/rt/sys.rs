@@ -203,6 +203,9 @@ pub fn tune_malloc() {
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
         libc::mallopt(libc::M_MMAP_MAX, 0);
+        // One arena for all threads: a per-thread arena is a fresh 64 MiB mapping, which
+        // under MCL_FUTURE would be locked on first use by any thread.
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 

@@ -1,0 +1,178 @@
+//! The `s7rtd` binary: help, readable configuration errors, clean stop on SIGTERM, and the
+//! fallback (or refusal under --strict-rt) when real-time privileges are missing.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_s7rtd");
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            panic!("s7rtd did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts s7rtd with `args`, waits for its listening line, returns it and the child.
+fn start(cmd: &mut Command) -> (Child, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with("s7rtd: listening on 127.0.0.1:"),
+        "got {line:?}"
+    );
+    (child, line)
+}
+
+fn stop(mut child: Child) -> String {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let st = wait_with_timeout(&mut child, Duration::from_secs(10));
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(st.success(), "exit {st:?}; stderr:\n{err}");
+    err
+}
+
+#[test]
+fn help_lists_every_option() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--config",
+        "--listen",
+        "--cpu",
+        "--priority",
+        "--max-connections",
+        "--max-pdu",
+        "--no-rt",
+        "--strict-rt",
+        "--check-config",
+        "--log-level",
+    ] {
+        assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
+    }
+}
+
+#[test]
+fn config_errors_name_the_key_and_exit_nonzero() {
+    let dir = std::env::temp_dir().join(format!("s7rt-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("bad.toml");
+    std::fs::write(&f, "[rt]\npriority = 120\n").unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&f)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("config key `rt.priority`: 120 is outside 1..=99"),
+        "{err}"
+    );
+    let out = Command::new(BIN)
+        .args(["--config", "/nonexistent/s7rtd.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("cannot read config file /nonexistent/s7rtd.toml"));
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly_with_a_summary() {
+    let (child, _) = start(Command::new(BIN).args(["--no-rt", "--listen", "127.0.0.1:0"]));
+    let err = stop(child);
+    assert!(
+        err.contains("stopping") && err.contains("served 0 replies"),
+        "{err}"
+    );
+}
+
+/// Runs s7rtd as `nobody` with no capabilities, so mlockall, SCHED_FIFO and
+/// /dev/cpu_dma_latency are all refused by the kernel (needs root to drop privileges).
+fn unprivileged() -> Option<Command> {
+    if !nix::unistd::geteuid().is_root()
+        || Command::new("setpriv").arg("--version").output().is_err()
+    {
+        eprintln!("skipped: needs root and setpriv to run the daemon unprivileged");
+        return None;
+    }
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--",
+    ]);
+    c.env("HOME", "/");
+    Some(c)
+}
+
+#[test]
+fn without_privileges_it_says_what_is_missing_and_runs_anyway() {
+    let Some(mut cmd) = unprivileged() else {
+        return;
+    };
+    cmd.args([BIN, "--listen", "127.0.0.1:0", "--cpu", "0"]);
+    let (child, _) = start(&mut cmd);
+    let err = stop(child);
+    assert!(err.contains("SCHED_FIFO for the RT thread failed"), "{err}");
+    assert!(err.contains("CAP_SYS_NICE"), "{err}");
+    assert!(err.contains("open /dev/cpu_dma_latency failed"), "{err}");
+}
+
+#[test]
+fn strict_rt_refuses_to_start_without_privileges() {
+    let Some(mut cmd) = unprivileged() else {
+        return;
+    };
+    let mut child = cmd
+        .args([BIN, "--listen", "127.0.0.1:0", "--cpu", "0", "--strict-rt"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let st = wait_with_timeout(&mut child, Duration::from_secs(10));
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!st.success());
+    assert!(
+        err.contains("--strict-rt:") && err.contains("to grant it"),
+        "{err}"
+    );
+}

@@ -1,0 +1,202 @@
+//! The request path allocates nothing and faults no page after warm-up.
+//!
+//! Two proofs, each over more than 10 000 requests (single reads, 20-item reads, writes, bit
+//! writes, and requests answered with errors):
+//! 1. sans-IO: `Session::handle_rx` with a real `Image` on this thread, counted by a
+//!    thread-local counting allocator and `getrusage(RUSAGE_THREAD)`;
+//! 2. end to end: the real server on 127.0.0.1, counting only allocations made on the RT
+//!    thread (recognised by its name) and its minor faults from `/proc/self/task/<tid>/stat`.
+#![allow(unsafe_code, clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use s7rt::client::Client;
+use s7rt::config::Config;
+use s7rt::server::Server;
+use s7rt::wire::s7::Rosctr;
+use s7rt::wire::var::Area;
+use support::*;
+
+struct Counting;
+
+static RT_ALLOCS: AtomicU64 = AtomicU64::new(0);
+const RT_THREAD_NAME: &[u8] = b"s7rt-rt";
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    // 0 = not yet known, 1 = the RT thread, 2 = another thread.
+    static IS_RT: Cell<u8> = const { Cell::new(0) };
+}
+
+fn on_rt_thread() -> bool {
+    IS_RT
+        .try_with(|c| {
+            if c.get() == 0 {
+                let mut name = [0u8; 16];
+                // SAFETY: the buffer is 16 bytes, the limit for thread names on Linux.
+                let r = unsafe {
+                    libc::pthread_getname_np(
+                        libc::pthread_self(),
+                        name.as_mut_ptr().cast(),
+                        name.len(),
+                    )
+                };
+                let n = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+                c.set(if r == 0 && &name[..n] == RT_THREAD_NAME {
+                    1
+                } else {
+                    2
+                });
+            }
+            c.get() == 1
+        })
+        .unwrap_or(false)
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        if on_rt_thread() {
+            RT_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        if on_rt_thread() {
+            RT_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(|c| c.get())
+}
+
+/// A mix of requests, each as the bytes a client sends, built before counting starts.
+fn request_mix() -> Vec<Vec<u8>> {
+    let twenty: Vec<Vec<u8>> = (0..20).map(|i| item(0x02, 4, 1, 0x84, i * 4, 0)).collect();
+    vec![
+        job(1, &read_params(&[item(0x02, 4, 1, 0x84, 0, 0)]), &[]),
+        job(2, &read_params(&twenty), &[]),
+        job(
+            3,
+            &write_params(&[item(0x02, 8, 2, 0x84, 16, 0)]),
+            &write_data(&[(0x04, 64, &[7; 8])]),
+        ),
+        job(
+            4,
+            &write_params(&[item(0x01, 1, 2, 0x84, 3, 5)]),
+            &write_data(&[(0x03, 1, &[1])]),
+        ),
+        job(5, &read_params(&[item(0x02, 4, 999, 0x84, 0, 0)]), &[]), // item error 0x0A
+        job(6, &read_params(&[item(0x02, 900, 1, 0x84, 0, 0)]), &[]), // header error 0x8500
+        job(7, &[0x42, 0x00], &[]),                                   // header error 0x8104
+        dt(&hex(
+            "32070000 0008 0008 0008 0001120411440100 ff09000404240000",
+        )), // userdata
+    ]
+}
+
+#[test]
+fn session_serves_ten_thousand_requests_without_allocating_or_faulting() {
+    let mix = request_mix();
+    let mut h = Harness::new(LIMITS);
+    h.connect(480);
+    let mut tx = vec![0u8; 2 * LIMITS.max_reply_len()];
+    let mut events = s7rt::events::NoEvents;
+    let mut serve = |h: &mut Harness, tx: &mut [u8], req: &[u8]| {
+        let step = h
+            .session
+            .handle_rx(h.now, req, &mut h.image, tx, &mut events);
+        assert_eq!(step.consumed, req.len());
+        assert!(step.reply_len > 0 && step.close.is_none());
+        std::hint::black_box(&tx[..step.reply_len]);
+    };
+    for req in &mix {
+        serve(&mut h, &mut tx, req); // warm-up
+    }
+    let (a0, (f0, _)) = (allocs(), s7rt::rt::sys::thread_faults());
+    let rounds = 1500;
+    for _ in 0..rounds {
+        for req in &mix {
+            serve(&mut h, &mut tx, req);
+        }
+    }
+    let (a1, (f1, _)) = (allocs(), s7rt::rt::sys::thread_faults());
+    assert!(rounds * mix.len() >= 10_000);
+    assert_eq!(a1 - a0, 0, "allocations on the request path");
+    assert_eq!(f1 - f0, 0, "minor page faults on the request path");
+}
+
+fn rt_thread_minor_faults() -> u64 {
+    for entry in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = entry.unwrap().path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim_end() == "s7rt-rt" {
+            let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
+            // Fields after the parenthesised name: state is field 3, minflt is field 10.
+            let rest = &stat[stat.rfind(')').unwrap() + 2..];
+            return rest.split_whitespace().nth(7).unwrap().parse().unwrap();
+        }
+    }
+    panic!("RT thread not found");
+}
+
+#[test]
+fn server_rt_thread_serves_ten_thousand_socket_requests_without_allocating_or_faulting() {
+    let mut cfg = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
+    cfg.rt.enabled = false;
+    let mut server = Server::start(&cfg).unwrap();
+    let mut c = Client::connect(server.local_addr(), 0, 1, 480).unwrap();
+    let twenty: Vec<u8> = read_params(
+        &(0..20)
+            .map(|i| item(0x02, 4, 1, 0x84, i * 4, 0))
+            .collect::<Vec<_>>(),
+    );
+    let write = write_params(&[item(0x02, 8, 2, 0x84, 16, 0)]);
+    let write_d = write_data(&[(0x04, 64, &[7; 8])]);
+    let bit = write_params(&[item(0x01, 1, 2, 0x84, 3, 5)]);
+    let bit_d = write_data(&[(0x03, 1, &[1])]);
+    let missing = read_params(&[item(0x02, 4, 999, 0x84, 0, 0)]);
+    let mut buf = [0u8; 4];
+    let mut round = |c: &mut Client| {
+        c.read(Area::DataBlock, 1, 0, &mut buf).unwrap();
+        c.request(Rosctr::Job, &twenty, &[]).unwrap();
+        c.request(Rosctr::Job, &write, &write_d).unwrap();
+        c.request(Rosctr::Job, &bit, &bit_d).unwrap();
+        c.request(Rosctr::Job, &missing, &[]).unwrap();
+        assert!(c.request(Rosctr::Job, &[0x42, 0x00], &[]).is_err());
+    };
+    for _ in 0..20 {
+        round(&mut c); // warm-up
+    }
+    let (a0, f0) = (RT_ALLOCS.load(Ordering::Relaxed), rt_thread_minor_faults());
+    for _ in 0..1700 {
+        round(&mut c);
+    }
+    let (a1, f1) = (RT_ALLOCS.load(Ordering::Relaxed), rt_thread_minor_faults());
+    drop(c);
+    let stopped = server.shutdown().unwrap();
+    assert!(stopped.telemetry.counters.replies >= 10_000);
+    assert_eq!(a1 - a0, 0, "allocations on the RT thread while serving");
+    assert_eq!(
+        f1 - f0,
+        0,
+        "minor page faults of the RT thread while serving"
+    );
+}
