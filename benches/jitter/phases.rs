@@ -265,6 +265,7 @@ fn callgrind_s7rtd(dir: &Path, n: u64) -> anyhow::Result<u64> {
         .arg(&cfg)
         .args(["--log-level", "warn"])
         .stdout(Stdio::piped())
+        .stderr(Stdio::null()) // valgrind warns on every epoll_pwait2 (unknown to it)
         .spawn()?;
     let stdout = child.stdout.take().context("stdout")?;
     let mut line = String::new();
@@ -292,7 +293,8 @@ fn callgrind_snap7(dir: &Path, so: &str, n: u64) -> anyhow::Result<u64> {
     cmd.args(["--tool=callgrind", "-q"])
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(std::env::current_exe()?)
-        .args(["--serve-snap7", so, &port.to_string()]);
+        .args(["--serve-snap7", so, &port.to_string()])
+        .stderr(Stdio::null());
     let child = start_snap7(cmd)?;
     let r = requests(SocketAddr::from(([127, 0, 0, 1], port)), n);
     stop_child(child)?;
@@ -750,8 +752,35 @@ fn write_report(
             "×",
         ),
     ];
+    let fmt_us = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.1} µs", v / 1000.0));
+    let ctx = NoteContext {
+        ct_p90: format!(
+            "{} before, {} after",
+            fmt_us(q(r.ct_before.as_ref().map(|s| s.hist.clone()), 0.9)),
+            fmt_us(q(r.ct_after.as_ref().map(|s| s.hist.clone()), 0.9))
+        ),
+        p99_64: format!(
+            "s7rtd {}, floor {}, Snap7 {}; s7rtd service time p99 {}",
+            fmt_us(q(p("s7rtd", 64), 0.99)),
+            fmt_us(q(p("floor", 64), 0.99)),
+            fmt_us(q(p("Snap7", 64), 0.99)),
+            fmt_us(q(
+                find(&r.phases, "s7rtd", 64).and_then(|p| p.service.clone()),
+                0.99
+            )),
+        ),
+        instructions: format!(
+            "s7rtd {}, Snap7 {}",
+            r.instructions
+                .get("s7rtd")
+                .map_or("–".into(), |v| v.to_string()),
+            r.instructions
+                .get("snap7")
+                .map_or("–".into(), |v| v.to_string())
+        ),
+    };
     for t in &mut targets {
-        t.note = crate::phases::note_for(&t.what, t.verdict()).to_string();
+        t.note = note_for(&t.what, t.verdict(), &ctx);
     }
 
     let placement = format!(
@@ -857,30 +886,38 @@ fn write_report(
     Ok(())
 }
 
+/// Figures of this run that the notes quote.
+struct NoteContext {
+    ct_p90: String,
+    p99_64: String,
+    instructions: String,
+}
+
 /// What a missed target means and what would fix it (empty when met). Written once, in
-/// code, so every run's report carries the same explanation for the same miss.
-fn note_for(what: &str, verdict: &str) -> &'static str {
+/// code, so every run's report carries the same explanation for the same miss; the figures
+/// it quotes come from this run.
+fn note_for(what: &str, verdict: &str, c: &NoteContext) -> String {
     if verdict == "met" {
-        return "";
+        return String::new();
     }
     if verdict == "not measured" {
-        return "a phase it needs was skipped: see Notes";
+        return "a phase it needs was skipped: see Notes".into();
     }
     if what.starts_with("cycle wake-up") {
-        "the loop sleeps in epoll_pwait2 with an hrtimer timeout, the same kernel path as cyclictest's clock_nanosleep, plus the epoll bookkeeping and a clock read; on this VM the vCPU's wake-up cost moves between runs by more than 10 %, so compare several runs; on an isolated CPU of a PREEMPT_RT box (docs/realtime.md) both shrink to the hardware's wake-up latency"
+        format!("the loop sleeps in epoll_pwait2 with an hrtimer timeout, the same kernel path as cyclictest's clock_nanosleep, plus the epoll bookkeeping and a clock read; on this VM the vCPU's wake-up cost moves between phases by more than the 10 % margin (cyclictest alone, p90: {}), so one idle phase per run is not enough to separate them; fix: longer and repeated phases, and an isolated CPU on a PREEMPT_RT box (docs/realtime.md)", c.ct_p90)
     } else if what.starts_with("service time") {
-        "on loopback the send system call runs the receiving TCP stack and wakes the client inside the server's service time, and hypervisor preemptions of the vCPU land in it; the tail is kernel and VM, not the request path (the loop does no allocation, no lock and a bounded number of system calls per request, docs/realtime.md); fix: a real NIC, an isolated CPU, PREEMPT_RT, and SO_TIMESTAMPING receive timestamps (not implemented yet)"
+        "on loopback the send system call runs the receiving TCP stack and wakes the client inside the server's service time, and hypervisor preemptions of the vCPU land in it; the tail is kernel and VM, not the request path (no allocation, no lock and a bounded number of system calls per request, docs/realtime.md); fix: a real NIC, an isolated CPU, PREEMPT_RT, and SO_TIMESTAMPING receive timestamps (not implemented yet)".into()
     } else if what.contains("s7rtd / floor") {
-        "the floor answers with blocking per-connection threads; on this 2-vCPU VM the placement (cross-vCPU wake-ups of tens of µs) decides both figures; compare on the target box"
+        "the floor answers with blocking per-connection threads; on this 2-vCPU VM the placement (cross-vCPU wake-ups of tens of µs) decides both figures; compare on the target box".into()
     } else if what.starts_with("round trip p99, 64") {
-        "64 closed-loop client threads share the one load vCPU, so the p99 is set by client-side queuing (the floor, which does nothing, shows the same p99), not by the server; fix: drive 64 connections from more CPUs or another machine"
+        format!("p99 at 64 connections in this run: {}. s7rtd answers all connections from one thread, one after another, so a request that arrives while a turn serves the others waits for them, and the 64 client threads share one load vCPU, so client-side queuing also dominates; fix: load from more CPUs or another machine, and for many busy connections a second loop on another CPU (connections sharded between loops)", c.p99_64)
     } else if what.starts_with("throughput") {
-        "with 8 closed-loop clients on one load vCPU the client side saturates first (compare the floor's throughput); fix: load from more CPUs or another machine"
+        "with 8 closed-loop clients on one load vCPU the client side saturates first (compare the floor's throughput); fix: load from more CPUs or another machine".into()
     } else if what.contains("allocations") || what.contains("page faults") {
-        "a bug: the RT thread must neither allocate nor fault after start-up; find the call with `valgrind --tool=massif` or a breakpoint on malloc in the RT thread"
+        "a bug: the RT thread must neither allocate nor fault after start-up; find the call with a breakpoint on malloc in the RT thread".into()
     } else if what.contains("instructions") {
-        "count includes the kernel-facing libc wrappers and epoll bookkeeping per wake-up; rerun s7rtd under `valgrind --tool=callgrind` and read `callgrind_annotate` for the largest self cost"
+        format!("instructions per request in this run: {}. valgrind does not know epoll_pwait2 (syscall 441), so under callgrind every s7rtd turn also pays a failed epoll_pwait2 and the epoll_wait fallback; the rest is the read/send wrappers, clock reads, parse and answer; fix: read `callgrind_annotate` of an s7rtd run for the largest self cost (candidates: per-turn clock reads and the idle-timeout bookkeeping)", c.instructions)
     } else {
-        "see Notes"
+        "see Notes".into()
     }
 }

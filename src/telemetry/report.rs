@@ -160,11 +160,13 @@ pub fn targets_table(targets: &[Target]) -> String {
             Bound::AtMost => "≤",
             Bound::AtLeast => "≥",
         };
+        let limit = format!("{:.3}", t.limit);
+        let limit = limit.trim_end_matches('0').trim_end_matches('.');
         out.push_str(&format!(
             "| {} | {} | {op} {} {} | {} | {} |\n",
             t.what,
             measured,
-            t.limit,
+            limit,
             t.unit,
             t.verdict(),
             t.note
@@ -236,6 +238,8 @@ mod tests {
             table.ends_with("| x | 0.500 × | ≤ 0.75 × | met | n |\n"),
             "{table}"
         );
+        let third = targets_table(&[t(Some(0.5), 1.0 / 3.0, Bound::AtMost)]);
+        assert!(third.contains("| ≤ 0.333 × | MISSED |"), "{third}");
         assert_eq!(ratio(Some(1.0), Some(0.0)), None);
         assert_eq!(ratio(Some(1.0), Some(4.0)), Some(0.25));
     }
