@@ -119,7 +119,17 @@ fn session_serves_ten_thousand_requests_without_allocating_or_faulting() {
     let mut serve = |h: &mut Harness, tx: &mut [u8], req: &[u8]| {
         let step = h
             .session
-            .handle_rx(h.now, req, &mut h.image, tx, &mut events);
+            .handle_rx(
+                s7rt::plc::Now {
+                    mono: h.now,
+                    wall_ms: h.wall_ms,
+                },
+                req,
+                &mut h.image,
+                &mut h.cpu,
+                tx,
+                &mut events,
+            );
         assert_eq!(step.consumed, req.len());
         assert!(step.reply_len > 0 && step.close.is_none());
         std::hint::black_box(&tx[..step.reply_len]);
