@@ -27,7 +27,10 @@ pub fn log_event(e: &Event) {
             log::warn!("slot {slot}: request {function:#04x} answered with error {error}")
         }
         Event::ModeChanged { slot, mode, cold } => {
-            log::warn!("slot {slot}: CPU set to {mode:?}{}", if *cold { " (cold start)" } else { "" })
+            log::warn!(
+                "slot {slot}: CPU set to {mode:?}{}",
+                if *cold { " (cold start)" } else { "" }
+            )
         }
         Event::ClockSet { slot, plc_ms } => {
             log::info!("slot {slot}: PLC clock set to {plc_ms} ms after the Unix epoch")

@@ -15,7 +15,9 @@ use crate::plc::diag::event_id;
 use crate::plc::{Cpu, Memory, Now};
 use crate::service::conn::ConnState;
 use crate::service::userdata::{Ctx, UdAnswer};
-use crate::service::{control, read_var, upload, userdata as ud_service, write_var, Answer, JobError};
+use crate::service::{
+    control, read_var, upload, userdata as ud_service, write_var, Answer, JobError,
+};
 use crate::wire::cotp::{self, ConnectConfirm, TpduCode};
 use crate::wire::s7::{self, Rosctr};
 use crate::wire::{
@@ -256,7 +258,12 @@ impl Session {
                     [a, b, ..] => u16::from_be_bytes([*a, *b]),
                     _ => 0,
                 };
-                cpu.log(event_id::CONNECTION_REFUSED, tsap, u32::from(self.slot), wall_ms);
+                cpu.log(
+                    event_id::CONNECTION_REFUSED,
+                    tsap,
+                    u32::from(self.slot),
+                    wall_ms,
+                );
                 events.event(Event::ConnectionRefused {
                     slot: self.slot,
                     tsap,

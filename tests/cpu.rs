@@ -3,6 +3,8 @@
 //! (exact bytes, with its documented quirks normalised), and the parts Snap7 does not do
 //! (fragmentation, continuation, protection, upload, connection quotas) from the spec.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use s7rt::plc::{Cpu, CpuSpec, Mode, Personality};
@@ -70,7 +72,15 @@ fn szl_mode_clock_block_list_control_and_password_answers_equal_snap7s() {
     // The mode records differ from Snap7's in the timestamp (frame 62 set the clock to
     // 2024-02-29 13:37:42, Snap7 ignored it) and, in STOP, in the event id (0x4304 "STOP
     // by PG" where Snap7 keeps its RUN template's 0x5144).
-    for (req, ans) in [(70, 71), (72, 73), (74, 75), (76, 77), (78, 79), (80, 81), (82, 83)] {
+    for (req, ans) in [
+        (70, 71),
+        (72, 73),
+        (74, 75),
+        (76, 77),
+        (78, 79),
+        (80, 81),
+        (82, 83),
+    ] {
         let ours = h.feed(&f[&req]);
         let want = &f[&ans];
         if f[&req][8] == 0x07 {
@@ -95,7 +105,10 @@ fn identification_records_1_6_7_equal_snap7s_records() {
     let snap7 = &f[&47];
     // Records start after TPKT 7 + header 10 + param 12 + FF 09 len id index lenthdr n_dr 12.
     let rec = |b: &[u8], i: usize| b[41 + 28 * i..41 + 28 * (i + 1)].to_vec();
-    assert_eq!(&ours[41..], &[rec(snap7, 0), rec(snap7, 1), rec(snap7, 2)].concat()[..]);
+    assert_eq!(
+        &ours[41..],
+        &[rec(snap7, 0), rec(snap7, 1), rec(snap7, 2)].concat()[..]
+    );
     assert_eq!(&ours[37..41], &[0x00, 0x1C, 0x00, 0x03]); // LENTHDR 28, N_DR 3
 }
 
@@ -104,14 +117,15 @@ fn protection_and_communication_records_report_live_values() {
     let (mut h, f) = golden_harness();
     h.cpu = Cpu::for_tests(GOLDEN_WALL_MS); // no password, as in the golden server
     let prot = h.feed(&f[&54]);
-    assert_eq!(&prot[..53], &f[&55][..53], "0232/4 up to the reserved bytes");
+    assert_eq!(
+        &prot[..53],
+        &f[&55][..53],
+        "0232/4 up to the reserved bytes"
+    );
     assert_eq!(&prot[53..], &[0u8; 28]);
     let cap = h.feed(&f[&52]);
     // index 1, PDU 480 negotiated, 32 connections, MPI 187 500, bus 1 500 000 bit/s
-    assert_eq!(
-        &cap[41..55],
-        &hex("0001 01e0 0020 0002dc6c 0016e360")[..]
-    );
+    assert_eq!(&cap[41..55], &hex("0001 01e0 0020 0002dc6c 0016e360")[..]);
 }
 
 fn ud(pdu_ref: u16, params: &[u8], data: &[u8]) -> Vec<u8> {
@@ -140,9 +154,19 @@ fn ud_parts(reply: &[u8]) -> (Vec<u8>, Vec<u8>) {
 fn szl_stream(h: &mut Harness, id: u16, index: u16) -> (Vec<u8>, usize) {
     let first = h.feed(&read_szl(id, index));
     let (p, d) = ud_parts(&first);
-    assert_eq!(&p[..8], &hex("000112081284 01")[..7].iter().chain(&[p[7]]).copied().collect::<Vec<_>>()[..]);
+    assert_eq!(
+        &p[..8],
+        &hex("000112081284 01")[..7]
+            .iter()
+            .chain(&[p[7]])
+            .copied()
+            .collect::<Vec<_>>()[..]
+    );
     assert_eq!(u16::from_be_bytes([p[10], p[11]]), 0, "error in {p:02x?}");
-    assert_eq!(&d[4..8], &[(id >> 8) as u8, id as u8, (index >> 8) as u8, index as u8]);
+    assert_eq!(
+        &d[4..8],
+        &[(id >> 8) as u8, id as u8, (index >> 8) as u8, index as u8]
+    );
     assert_eq!(u16::from_be_bytes([d[2], d[3]]) as usize, d.len() - 4);
     let mut stream = d[8..].to_vec();
     let mut answers = 1;
@@ -186,7 +210,11 @@ fn long_szl_answers_are_fragmented_at_pdu_240_and_reassemble_to_the_single_answe
 fn unknown_szl_id_and_index_get_d401_and_d402_with_empty_data() {
     let mut h = Harness::new(LIMITS);
     h.connect(480);
-    for (id, index, err) in [(0x0F99, 0, 0xD401), (0x0111, 2, 0xD402), (0x011C, 6, 0xD402)] {
+    for (id, index, err) in [
+        (0x0F99, 0, 0xD401),
+        (0x0111, 2, 0xD402),
+        (0x011C, 6, 0xD402),
+    ] {
         let (p, d) = ud_parts(&h.feed(&read_szl(id, index)));
         assert_eq!(u16::from_be_bytes([p[10], p[11]]), err);
         assert_eq!(d, &[0x0A, 0, 0, 0]);
@@ -235,7 +263,8 @@ fn every_served_szl_answers_with_consistent_lengths() {
         .chunks(2)
         .map(|c| u16::from_be_bytes([c[0], c[1]]))
         .collect();
-    let want: std::collections::BTreeSet<u16> = served.iter().map(|x| x.0).chain([0x00A0, 0x01A0]).collect();
+    let want: std::collections::BTreeSet<u16> =
+        served.iter().map(|x| x.0).chain([0x00A0, 0x01A0]).collect();
     assert_eq!(ids, want);
 }
 
@@ -253,7 +282,12 @@ fn szl_request_with_push_type_nibble_is_answered() {
 fn unserved_userdata_groups_get_8104_not_silence() {
     let mut h = Harness::new(LIMITS);
     h.connect(480);
-    for head in ["0001120411410100", "0001120411420100", "0001120411440200", "0001120411460100"] {
+    for head in [
+        "0001120411410100",
+        "0001120411420100",
+        "0001120411440200",
+        "0001120411460100",
+    ] {
         let (p, d) = ud_parts(&h.feed(&ud(7, &hex(head), &hex("0a000000"))));
         assert_eq!(u16::from_be_bytes([p[10], p[11]]), 0x8104, "{head}");
         assert_eq!(d, &[0x0A, 0, 0, 0]);
@@ -264,7 +298,11 @@ fn unserved_userdata_groups_get_8104_not_silence() {
 fn set_clock_is_applied_as_an_offset_and_stamps_later_mode_changes() {
     let mut h = Harness::new(LIMITS);
     h.connect(480);
-    let set = ud(1, &hex("0001120411470200"), &hex("ff09000a 0019 2402291337420001"));
+    let set = ud(
+        1,
+        &hex("0001120411470200"),
+        &hex("ff09000a 0019 2402291337420001"),
+    );
     let (p, _) = ud_parts(&h.feed(&set));
     assert_eq!(&p[10..12], &[0, 0]);
     h.wall_ms += 61_500; // a minute and a half second later on the host
@@ -278,7 +316,11 @@ fn set_clock_is_applied_as_an_offset_and_stamps_later_mode_changes() {
     let (s, _) = szl_stream(&mut h, 0x0424, 0);
     assert_eq!(&s[4..8], &[0x43, 0x04, 0xFF, 0x04]);
     assert_eq!(&s[16..24], &hex("2402291338435005")[..]);
-    let bad = ud(4, &hex("0001120411470200"), &hex("ff09000a 0020 2302291337420001"));
+    let bad = ud(
+        4,
+        &hex("0001120411470200"),
+        &hex("ff09000a 0020 2302291337420001"),
+    );
     let (p, _) = ud_parts(&h.feed(&bad));
     assert_eq!(&p[10..12], &[0xDC, 0x01]);
 }
@@ -291,15 +333,24 @@ fn stop_in_stop_and_start_in_run_are_refused_with_snap7s_status_bytes() {
     let mut h = Harness::new(LIMITS);
     h.connect(480);
     let ans = h.feed(&job(1, &hex(HOT), &[]));
-    assert_eq!(ans, hex("03000015 02f080 32030000 0001 0002 0000 8404 2803"));
+    assert_eq!(
+        ans,
+        hex("03000015 02f080 32030000 0001 0002 0000 8404 2803")
+    );
     assert_eq!(header_error(&h.feed(&job(2, &hex(STOP), &[]))), 0);
     let ans = h.feed(&job(3, &hex(STOP), &[]));
-    assert_eq!(ans, hex("03000015 02f080 32030000 0003 0002 0000 8404 2907"));
+    assert_eq!(
+        ans,
+        hex("03000015 02f080 32030000 0003 0002 0000 8404 2907")
+    );
     // Unknown PI service: 0x8104.
     let unknown = hex("28000000000000fd0000055f58585858");
     assert_eq!(header_error(&h.feed(&job(4, &unknown, &[]))), 0x8104);
     // Compress and copy RAM to ROM succeed without changing the mode.
-    for pi in ["28000000000000fd0000055f47415242", "28000000000000fd000245500 55f4d4f4455"] {
+    for pi in [
+        "28000000000000fd0000055f47415242",
+        "28000000000000fd000245500 55f4d4f4455",
+    ] {
         let ans = h.feed(&job(5, &hex(pi), &[]));
         assert_eq!(header_error(&ans), 0, "{pi}");
     }
@@ -353,7 +404,10 @@ fn protection_level_2_refuses_writes_and_control_until_the_password_is_entered()
         &write_params(&[item(0x02, 1, 2, 0x84, 0, 0)]),
         &write_data(&[(0x04, 8, &[9])]),
     );
-    assert_eq!(h.feed(&write), hex("03000013 02f080 32020000 0001 0000 0000 d241"));
+    assert_eq!(
+        h.feed(&write),
+        hex("03000013 02f080 32020000 0001 0000 0000 d241")
+    );
     assert_eq!(header_error(&h.feed(&job(2, &hex(STOP), &[]))), 0xD241);
     let read = job(3, &read_params(&[item(0x02, 1, 1, 0x84, 0, 0)]), &[]);
     assert_eq!(header_error(&h.feed(&read)), 0);
@@ -453,7 +507,10 @@ fn block_list_of_many_dbs_continues_over_several_answers() {
     h.connect(240);
     let first = h.feed(&ud(1, &hex("0001120411430200"), &hex("ff0900023041")));
     let (p, d) = ud_parts(&first);
-    let mut numbers: Vec<u16> = d[4..].chunks(4).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+    let mut numbers: Vec<u16> = d[4..]
+        .chunks(4)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
     assert_eq!(numbers.len(), (240 - 32) / 4);
     let (seq, mut more) = (p[7], p[9]);
     while more == 1 {
@@ -466,12 +523,20 @@ fn block_list_of_many_dbs_continues_over_several_answers() {
     }
     assert_eq!(numbers, (1..=120).map(|n| n * 2).collect::<Vec<u16>>());
     // Block info of DB240 and of a missing DB.
-    let info = h.feed(&ud(3, &hex("0001120411430300"), &hex("ff090008 3041 3030323430 41")));
+    let info = h.feed(&ud(
+        3,
+        &hex("0001120411430300"),
+        &hex("ff090008 3041 3030323430 41"),
+    ));
     let (p, d) = ud_parts(&info);
     assert_eq!(&p[10..12], &[0, 0]);
     assert_eq!(&d[..8], &hex("ff09004e 3041 004a")[..]);
     assert_eq!(&d[16..18], &[0, 240]);
-    let none = h.feed(&ud(4, &hex("0001120411430300"), &hex("ff090008 3041 3030303031 41")));
+    let none = h.feed(&ud(
+        4,
+        &hex("0001120411430300"),
+        &hex("ff090008 3041 3030303031 41"),
+    ));
     assert_eq!(&ud_parts(&none).0[10..12], &[0xD2, 0x09]);
     let fcs = h.feed(&ud(5, &hex("0001120411430200"), &hex("ff0900023043")));
     assert_eq!(&ud_parts(&fcs).0[10..12], &[0xD2, 0x0E]);
@@ -502,10 +567,16 @@ fn connection_quota_and_rack_slot_refusals_send_a_disconnect_request() {
     let mut h3 = Harness::new(LIMITS);
     h3.cpu = std::mem::replace(&mut h2.cpu, Cpu::for_tests(0));
     // Second PG: quota 1 exhausted → DR reason 1; OP quota 0.
-    assert_eq!(h3.feed(&cr(0x0A, [0x01, 0x02])), hex("0300000b 06 80 0001 0000 01"));
+    assert_eq!(
+        h3.feed(&cr(0x0A, [0x01, 0x02])),
+        hex("0300000b 06 80 0001 0000 01")
+    );
     let mut h4 = Harness::new(LIMITS);
     h4.cpu = std::mem::replace(&mut h3.cpu, Cpu::for_tests(0));
-    assert_eq!(h4.feed(&cr(0x0A, [0x02, 0x02])), hex("0300000b 06 80 0001 0000 01"));
+    assert_eq!(
+        h4.feed(&cr(0x0A, [0x02, 0x02])),
+        hex("0300000b 06 80 0001 0000 01")
+    );
     // The first PG connection closes: its place is free again.
     h2.session.release(&mut h4.cpu);
     let mut h5 = Harness::new(LIMITS);

@@ -56,7 +56,15 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn bcd(v: u32) -> u8 {
@@ -170,15 +178,30 @@ mod tests {
     #[test]
     fn decodes_golden_frame_62_set_clock_ignoring_the_weekday() {
         let b = [0x24, 0x02, 0x29, 0x13, 0x37, 0x42, 0x00, 0x01];
-        assert_eq!(decode_date_and_time(&b), Some(ms(2024, 2, 29, 13, 37, 42, 0)));
+        assert_eq!(
+            decode_date_and_time(&b),
+            Some(ms(2024, 2, 29, 13, 37, 42, 0))
+        );
     }
 
     #[test]
     fn refuses_impossible_dates_and_non_bcd_digits() {
-        assert_eq!(decode_date_and_time(&[0x23, 0x02, 0x29, 0, 0, 0, 0, 1]), None);
-        assert_eq!(decode_date_and_time(&[0x24, 0x13, 0x01, 0, 0, 0, 0, 1]), None);
-        assert_eq!(decode_date_and_time(&[0x24, 0x01, 0x01, 0x24, 0, 0, 0, 1]), None);
-        assert_eq!(decode_date_and_time(&[0x2A, 0x01, 0x01, 0, 0, 0, 0, 1]), None);
+        assert_eq!(
+            decode_date_and_time(&[0x23, 0x02, 0x29, 0, 0, 0, 0, 1]),
+            None
+        );
+        assert_eq!(
+            decode_date_and_time(&[0x24, 0x13, 0x01, 0, 0, 0, 0, 1]),
+            None
+        );
+        assert_eq!(
+            decode_date_and_time(&[0x24, 0x01, 0x01, 0x24, 0, 0, 0, 1]),
+            None
+        );
+        assert_eq!(
+            decode_date_and_time(&[0x2A, 0x01, 0x01, 0, 0, 0, 0, 1]),
+            None
+        );
         assert_eq!(decode_date_and_time(&[0x24, 0x01]), None);
     }
 

@@ -111,11 +111,12 @@ impl Personality {
         for (k, v) in overrides {
             table.insert(k.clone(), v.clone());
         }
-        let p: Personality = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                format!("personality `{name_or_path}`: {}", e.to_string().trim_end())
-            })?;
+        let p: Personality =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    format!("personality `{name_or_path}`: {}", e.to_string().trim_end())
+                })?;
         if p.slot > 31 || p.rack > 7 {
             return Err(format!(
                 "personality `{name_or_path}`: rack {} slot {} out of range (rack 0..=7, slot 0..=31)",

@@ -134,11 +134,7 @@ pub fn find<M: Memory>(mem: &M, cpu: &Cpu, sub: u8, number: u16) -> Option<Block
 
 /// Block numbers of one type in ascending order, as an iterator over the image and the
 /// declared blocks (no allocation).
-fn numbers<'a, M: Memory>(
-    mem: &'a M,
-    cpu: &'a Cpu,
-    sub: u8,
-) -> impl Iterator<Item = u16> + 'a {
+fn numbers<'a, M: Memory>(mem: &'a M, cpu: &'a Cpu, sub: u8) -> impl Iterator<Item = u16> + 'a {
     let dbs = (0..)
         .map_while(move |i| mem.db_at(i))
         .map(|(n, _)| n)
@@ -233,7 +229,12 @@ pub fn list_of_type<M: Memory, E>(
 }
 
 /// Block info: data `FF 09 00 08` + block address; answer `FF 09 00 4E` + 78 bytes.
-pub fn info<M: Memory, E>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnswer {
+pub fn info<M: Memory, E>(
+    p: &Params,
+    data: &[u8],
+    ctx: &mut Ctx<'_, M, E>,
+    out: &mut [u8],
+) -> UdAnswer {
     let Some(block) = data
         .get(4..)
         .and_then(parse_address)

@@ -61,7 +61,9 @@ pub fn parse_pi(params: &[u8]) -> Option<PiService> {
 }
 
 fn ok(function: u8, out: &mut [u8]) -> Result<Answer, JobError> {
-    let b = out.first_mut().ok_or(JobError::from(HeaderError::PDU_SIZE))?;
+    let b = out
+        .first_mut()
+        .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
     *b = function;
     Ok(Answer {
         param_len: 1,
@@ -146,8 +148,12 @@ pub fn pi_service<M: Memory, E: EventSink>(
             });
         }
         _ => {
-            ctx.cpu
-                .log(event_id::MEMORY_SERVICE, 0, u32::from(ctx.slot), ctx.wall_ms);
+            ctx.cpu.log(
+                event_id::MEMORY_SERVICE,
+                0,
+                u32::from(ctx.slot),
+                ctx.wall_ms,
+            );
         }
     }
     ok(PI_SERVICE, out)

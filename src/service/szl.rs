@@ -10,9 +10,9 @@
 //! live) · `0024` / `0424` (mode, live) · `0019` / `0074` (LEDs, live) · `0037` (Ethernet)
 //! · `00A0` / `01A0` n (diagnostic buffer, newest first).
 
+use crate::plc::clock::encode_date_and_time;
 use crate::plc::cpu::{Cpu, Mode};
 use crate::plc::diag::ENTRY_LEN;
-use crate::plc::clock::encode_date_and_time;
 use crate::wire::szl::Window;
 use crate::wire::HeaderError;
 
@@ -23,8 +23,8 @@ pub const UNKNOWN_INDEX: HeaderError = HeaderError(0xD402);
 
 /// The ids this server answers, in the order SZL 0x0000 lists them.
 pub const SERVED_IDS: [u16; 18] = [
-    0x0000, 0x0F00, 0x0011, 0x0111, 0x0F11, 0x001C, 0x011C, 0x0F1C, 0x0131, 0x0132, 0x0232,
-    0x0024, 0x0424, 0x0019, 0x0074, 0x0037, 0x00A0, 0x01A0,
+    0x0000, 0x0F00, 0x0011, 0x0111, 0x0F11, 0x001C, 0x011C, 0x0F1C, 0x0131, 0x0132, 0x0232, 0x0024,
+    0x0424, 0x0019, 0x0074, 0x0037, 0x00A0, 0x01A0,
 ];
 
 /// Indexes of the component-identification records (there is no index 6).
@@ -51,8 +51,8 @@ pub struct Live<'a> {
 /// Checks that `(id, index)` is served.
 pub fn check(id: u16, index: u16, cpu: &Cpu) -> Result<(), HeaderError> {
     let ok = match id {
-        0x0000 | 0x0F00 | 0x0011 | 0x0F11 | 0x001C | 0x0F1C | 0x0024 | 0x0424 | 0x0019
-        | 0x0074 | 0x0037 | 0x00A0 => index == 0,
+        0x0000 | 0x0F00 | 0x0011 | 0x0F11 | 0x001C | 0x0F1C | 0x0024 | 0x0424 | 0x0019 | 0x0074
+        | 0x0037 | 0x00A0 => index == 0,
         0x0111 => IDENT_INDEXES.contains(&index),
         0x011C => COMPONENT_INDEXES.contains(&index),
         0x0131 => (1..=9).contains(&index),

@@ -113,7 +113,9 @@ fn live<'c, M, E>(ctx: &'c Ctx<'_, M, E>) -> szl::Live<'c> {
 /// Read SZL, first request or follow-up (PROTOCOL.md §8.3).
 fn read_szl<M, E>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnswer {
     // Payload room: the PDU minus header 10, parameter 12 and the data head.
-    let room = (ctx.pdu_len as usize).saturating_sub(10 + 12).min(out.len());
+    let room = (ctx.pdu_len as usize)
+        .saturating_sub(10 + 12)
+        .min(out.len());
     if p.follow_up && wszl::Request::parse(data).is_none() {
         let Some(cur) = ctx.conn.szl.filter(|c| c.seq == p.seq) else {
             return UdAnswer::err(p.seq, szl::UNKNOWN_INDEX);
