@@ -178,9 +178,11 @@ impl Default for Config {
 
 impl Default for RtConfig {
     fn default() -> Self {
+        // CPU 1 leaves CPU 0 to housekeeping and interrupts; a single-CPU machine uses 0.
+        let cpu = std::thread::available_parallelism().map_or(1, |n| n.get().min(2) - 1);
         RtConfig {
             enabled: true,
-            cpu: 1,
+            cpu,
             priority: 99,
             cycle_us: 1000,
             dma_latency: true,

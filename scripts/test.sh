@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The whole s7rt test suite: build, Rust tests, then interop suites against real third-party
+# S7 clients. Installs what it needs (Python venvs under target/venv/) on first use and reuses
+# them afterwards. Exits non-zero if anything failed; every suite runs even after a failure.
+#
+# Needs: cargo (Rust), python3 (3.11+) with the venv module; network access to PyPI on the
+# first run. Environment knobs:
+#   S7RT_SUITES="snap7_v1 snap7_v3"   run only these interop suites (default: all)
+#   S7RT_SUITE_TIMEOUT=600            seconds one suite may take before it is killed
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+REPO=$PWD
+VENVS=$REPO/target/venv
+SUITE_TIMEOUT=${S7RT_SUITE_TIMEOUT:-600}
+FAILED=()
+PASSED=()
+START=$SECONDS
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+# Runs one named step; records the outcome instead of stopping the script.
+step() {
+    local name=$1
+    shift
+    section "$name"
+    local t0=$SECONDS
+    if "$@"; then
+        PASSED+=("$name ($((SECONDS - t0)) s)")
+    else
+        echo "---- FAILED: $name (exit $?)"
+        FAILED+=("$name")
+    fi
+}
+
+# ensure_venv DIR REQUIREMENT...: a venv at DIR holding exactly these requirements. Created
+# when missing or when the requirement list changed; reused otherwise.
+ensure_venv() {
+    local dir=$1
+    shift
+    local want="$*"
+    if [[ -x $dir/bin/python && -f $dir/.requirements && "$(cat "$dir/.requirements")" == "$want" ]]; then
+        echo "reusing $dir ($want)"
+        return 0
+    fi
+    echo "creating $dir ($want)"
+    # Called from `step` (an `if` context) where `set -e` does not apply: check every command.
+    rm -rf "$dir" && mkdir -p "$(dirname "$dir")" || return 1
+    if ! python3 -m venv "$dir"; then
+        # Debian ships ensurepip separately; install it when we may, else say how.
+        if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+            echo "python3 -m venv failed: installing python3-venv with apt-get"
+            rm -rf "$dir"
+            apt-get install -y -q python3-venv || { apt-get update -q && apt-get install -y -q python3-venv; } || return 1
+            python3 -m venv "$dir" || return 1
+        else
+            echo "python3 -m venv failed: install it with: sudo apt-get install -y python3-venv" >&2
+            return 1
+        fi
+    fi
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@" || return 1
+    echo "$want" >"$dir/.requirements"
+}
+
+# pytest_suite SUITE VENV REQUIREMENT...: runs tests/interop/SUITE with that venv's python.
+pytest_suite() {
+    local suite=$1 venv=$VENVS/$2
+    shift 2
+    ensure_venv "$venv" "$@" &&
+        timeout --kill-after=10 "$SUITE_TIMEOUT" \
+            "$venv/bin/python" -m pytest "tests/interop/$suite" -q
+}
+
+# Interop suites: one line each. A suite is a folder tests/interop/<suite>; it may be a pytest
+# suite (pytest_suite <suite> <venv name> <pip requirements...>) or any command, e.g.
+#   suite nodes7 bash tests/interop/nodes7/run.sh
+SUITES=()
+suite() { SUITES+=("$*"); }
+
+suite snap7_v1 pytest_suite snap7_v1 snap7-1 python-snap7==1.3 pytest
+suite snap7_v3 pytest_suite snap7_v3 snap7-3 python-snap7==3.3.0 pytest
+
+section "build"
+cargo build --bins
+export S7RTD=$REPO/target/debug/s7rtd
+
+step "cargo test --all-targets" cargo test --all-targets
+
+for entry in "${SUITES[@]}"; do
+    read -r -a argv <<<"$entry"
+    name=${argv[0]}
+    if [[ -n ${S7RT_SUITES:-} && " $S7RT_SUITES " != *" $name "* ]]; then
+        continue
+    fi
+    step "interop: $name" "${argv[@]:1}"
+done
+
+step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
+
+section "summary ($((SECONDS - START)) s)"
+for p in "${PASSED[@]}"; do echo "passed: $p"; done
+if ((${#FAILED[@]})); then
+    for f in "${FAILED[@]}"; do echo "FAILED: $f"; done
+    exit 1
+fi
+echo "all passed"

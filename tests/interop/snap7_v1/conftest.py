@@ -1,0 +1,43 @@
+"""Fixtures for python-snap7 1.x (Snap7's native C++ client through ctypes)."""
+
+import pytest
+import snap7
+from snap7.types import PDURequest, PingTimeout, RecvTimeout, SendTimeout
+
+# Bounded waits: a server that never answers fails the test instead of blocking CI.
+TIMEOUT_MS = 3000
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _is_python_snap7_1():
+    version = snap7.__version__ if hasattr(snap7, "__version__") else None
+    from importlib.metadata import version as dist_version
+
+    assert dist_version("python-snap7").startswith("1."), (version, dist_version("python-snap7"))
+
+
+@pytest.fixture
+def connect():
+    """`connect(server, slot=1, pdu=None) -> snap7.client.Client`, disconnected at teardown."""
+    clients = []
+
+    def make(server, slot=1, pdu=None):
+        c = snap7.client.Client()
+        clients.append(c)
+        for p in (PingTimeout, SendTimeout, RecvTimeout):
+            c.set_param(p, TIMEOUT_MS)
+        if pdu is not None:
+            c.set_param(PDURequest, pdu)
+        c.connect(server.host, 0, slot, server.port)
+        return c
+
+    yield make
+    for c in clients:
+        c.disconnect()
+        c.destroy()
+
+
+@pytest.fixture
+def client(s7rtd, connect):
+    """A client on rack 0 slot 1 of a fresh server running the test image."""
+    return connect(s7rtd)

@@ -1,0 +1,41 @@
+"""Fixtures for python-snap7 3.x (the pure-Python client)."""
+
+from importlib.metadata import version
+
+import pytest
+from snap7 import Client
+from snap7.type import Parameter
+
+# 3.x waits at most `connection.timeout` (5 s by default) for any answer, so a server that never
+# answers fails the test instead of blocking CI.
+TIMEOUT_S = 5.0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _is_python_snap7_3():
+    assert version("python-snap7").startswith("3."), version("python-snap7")
+
+
+@pytest.fixture
+def connect():
+    """`connect(server, slot=1, pdu=None) -> snap7.Client`, disconnected at teardown."""
+    clients = []
+
+    def make(server, slot=1, pdu=None):
+        c = Client()
+        clients.append(c)
+        if pdu is not None:
+            c.set_param(Parameter.PDURequest, pdu)
+        c.connect(server.host, 0, slot, server.port)
+        assert c.connection.timeout == TIMEOUT_S
+        return c
+
+    yield make
+    for c in clients:
+        c.disconnect()
+
+
+@pytest.fixture
+def client(s7rtd, connect):
+    """A client on rack 0 slot 1 of a fresh server running the test image."""
+    return connect(s7rtd)
