@@ -486,6 +486,7 @@ mod tests {
         let mut el = EventLoop::new(
             listener.into(),
             image,
+            Cpu::for_tests(0),
             EventQueue::new(64),
             control.clone(),
             cfg,

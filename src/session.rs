@@ -387,9 +387,10 @@ impl Session {
             // Nothing but Setup Communication before a PDU size exists: every other request
             // "exceeds" the (not yet negotiated) PDU.
             (_, _) if self.phase != Phase::Established => Err(HeaderError::PDU_SIZE.into()),
-            // Protection level 3 (read/write protection) refuses reads, level 2 writes.
-            (Rosctr::Job, var::READ) if level >= 3 => Err(control::PROTECTED.into()),
-            (Rosctr::Job, var::WRITE) if level >= 2 => Err(control::PROTECTED.into()),
+            // Protection level 3 (read/write protection) refuses reads, level 2 writes:
+            // every item answers 0x03 "access denied", which clients report per item.
+            (Rosctr::Job, var::READ) if level >= 3 => self.refuse_items(&header, tx, 4),
+            (Rosctr::Job, var::WRITE) if level >= 2 => self.refuse_items(&header, tx, 1),
             (Rosctr::Job, var::READ) => self.read(&header, ctx.mem, tx).map_err(JobError::from),
             (Rosctr::Job, var::WRITE) => self
                 .write(&header, ctx.mem, tx, ctx.events)
@@ -449,6 +450,33 @@ impl Session {
         let start = FRAME_OVERHEAD + s7::header_len(0x03);
         let end = (FRAME_OVERHEAD + self.pdu_len as usize).min(tx.len());
         tx.get_mut(start..end).unwrap_or_default()
+    }
+
+    /// Answers a Read/Write Var whose items are all refused with 0x03 (access denied);
+    /// `item_len` is 4 for read items (`03 00 00 00`) and 1 for write items.
+    fn refuse_items(
+        &self,
+        h: &S7Header<&[u8]>,
+        tx: &mut [u8],
+        item_len: usize,
+    ) -> Result<Answer, JobError> {
+        let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
+        let n = req.count();
+        let function = h.params().first().copied().unwrap_or(0);
+        let body = self.body(tx);
+        let out = body
+            .get_mut(..2 + n * item_len)
+            .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
+        out.fill(0);
+        out[0] = function;
+        out[1] = n as u8;
+        for i in 0..n {
+            out[2 + i * item_len] = 0x03;
+        }
+        Ok(Answer {
+            param_len: 2,
+            data_len: n * item_len,
+        })
     }
 
     fn setup<E: EventSink>(

@@ -404,10 +404,9 @@ fn protection_level_2_refuses_writes_and_control_until_the_password_is_entered()
         &write_params(&[item(0x02, 1, 2, 0x84, 0, 0)]),
         &write_data(&[(0x04, 8, &[9])]),
     );
-    assert_eq!(
-        h.feed(&write),
-        hex("03000013 02f080 32020000 0001 0000 0000 d241")
-    );
+    // Every item refused with 0x03 (access denied).
+    let refused = hex("03000016 02f080 32030000 0001 0002 0001 0000 0501 03");
+    assert_eq!(h.feed(&write), refused);
     assert_eq!(header_error(&h.feed(&job(2, &hex(STOP), &[]))), 0xD241);
     let read = job(3, &read_params(&[item(0x02, 1, 1, 0x84, 0, 0)]), &[]);
     assert_eq!(header_error(&h.feed(&read)), 0);
@@ -417,7 +416,7 @@ fn protection_level_2_refuses_writes_and_control_until_the_password_is_entered()
     let wrong = s7rt::plc::cpu::scramble("secreT");
     let (p, _) = ud_parts(&h.feed(&password(&wrong)));
     assert_eq!(&p[10..12], &[0xD6, 0x02]);
-    assert_eq!(header_error(&h.feed(&write)), 0xD241);
+    assert_eq!(ack_data(&h.feed(&write)), &[0x03]);
     let right = s7rt::plc::cpu::scramble("secret");
     let (p, _) = ud_parts(&h.feed(&password(&right)));
     assert_eq!(&p[10..12], &[0, 0]);
@@ -428,7 +427,7 @@ fn protection_level_2_refuses_writes_and_control_until_the_password_is_entered()
     let clear = ud(10, &hex("0001120411450200"), &hex("0a000000"));
     let (p, _) = ud_parts(&h.feed(&clear));
     assert_eq!(&p[10..12], &[0, 0]);
-    assert_eq!(header_error(&h.feed(&write)), 0xD241);
+    assert_eq!(ack_data(&h.feed(&write)), &[0x03]);
     let (p, _) = ud_parts(&h.feed(&clear));
     assert_eq!(&p[10..12], &[0xD6, 0x04]);
 }
@@ -437,7 +436,7 @@ fn protection_level_2_refuses_writes_and_control_until_the_password_is_entered()
 fn protection_level_3_refuses_reads_and_upload_too() {
     let mut h = protected_harness(3);
     let read = job(3, &read_params(&[item(0x02, 1, 1, 0x84, 0, 0)]), &[]);
-    assert_eq!(header_error(&h.feed(&read)), 0xD241);
+    assert_eq!(ack_data(&h.feed(&read)), &[0x03, 0, 0, 0]);
     let start = hex("1d0000000000000009 5f3041303030303141");
     assert_eq!(header_error(&h.feed(&job(4, &start, &[]))), 0xD241);
 }
