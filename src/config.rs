@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::event_loop::LoopConfig;
-use crate::plc::{DbSpec, ImageSpec};
+use crate::plc::{BlockType, CpuSpec, DbSpec, ImageSpec, Personality};
 use crate::session::Limits;
 
 /// Allowed values of `max_pdu`, as real CPUs negotiate them.
@@ -40,6 +40,60 @@ pub struct Config {
     pub areas: Areas,
     /// Data blocks.
     pub db: Vec<DbConfig>,
+    /// The CPU a client sees: personality, protection, accepted connections.
+    pub cpu: CpuConfig,
+}
+
+/// `[cpu]`: personality, protection and connection acceptance.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CpuConfig {
+    /// Built-in personality (`s7-300`, `s7-1500`) or the path of a personality TOML file.
+    pub personality: String,
+    /// Overrides of any personality key (`[cpu.identity]`).
+    pub identity: toml::Table,
+    /// Session password (1–8 characters); without one, protection is level 1.
+    pub password: Option<String>,
+    /// Protection level 1–3 for connections that have not entered the password:
+    /// 2 refuses writes, PLC control, clock setting and download; 3 also reads and upload.
+    pub protection_level: u8,
+    /// Accept connections to any rack/slot; `false` accepts only the personality's.
+    pub accept_any_slot: bool,
+    /// Maximum simultaneous PG connections (default: no limit beyond `max_connections`).
+    pub max_pg: Option<u16>,
+    /// Maximum simultaneous OP (HMI) connections.
+    pub max_op: Option<u16>,
+    /// Maximum simultaneous S7-basic connections.
+    pub max_basic: Option<u16>,
+    /// Blocks other than DBs the CPU reports (`{ type = "OB", number = 1 }`).
+    pub block: Vec<BlockConfig>,
+}
+
+/// One `[[cpu.block]]` entry.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BlockConfig {
+    /// `OB`, `FC` or `FB`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Block number.
+    pub number: u16,
+}
+
+impl Default for CpuConfig {
+    fn default() -> Self {
+        CpuConfig {
+            personality: "s7-300".into(),
+            identity: toml::Table::new(),
+            password: None,
+            protection_level: 1,
+            accept_any_slot: true,
+            max_pg: None,
+            max_op: None,
+            max_basic: None,
+            block: Vec::new(),
+        }
+    }
 }
 
 /// `[rt]`: where and how the event loop runs.
@@ -141,6 +195,7 @@ impl Default for Config {
                     read_only: false,
                 },
             ],
+            cpu: CpuConfig::default(),
         }
     }
 }
@@ -299,7 +354,61 @@ impl Config {
                 ));
             }
         }
+        self.cpu_spec()?;
         Ok(())
+    }
+
+    /// The CPU settings, with the personality loaded and overridden.
+    pub fn cpu_spec(&self) -> Result<CpuSpec, ConfigError> {
+        let c = &self.cpu;
+        let personality = Personality::load(&c.personality, &c.identity)
+            .map_err(|e| err("cpu.personality", e))?;
+        if let Some(pw) = &c.password {
+            if pw.is_empty() || pw.len() > 8 || !pw.is_ascii() {
+                return Err(err("cpu.password", "must be 1 to 8 ASCII characters"));
+            }
+        }
+        if !(1..=3).contains(&c.protection_level) {
+            return Err(err(
+                "cpu.protection_level",
+                format!("{} is not 1, 2 or 3", c.protection_level),
+            ));
+        }
+        if c.protection_level > 1 && c.password.is_none() {
+            return Err(err(
+                "cpu.protection_level",
+                "levels 2 and 3 need cpu.password (clients legitimate with it)",
+            ));
+        }
+        let mut blocks = Vec::new();
+        for (i, b) in c.block.iter().enumerate() {
+            let t = match b.kind.to_ascii_uppercase().as_str() {
+                "OB" => BlockType::Ob,
+                "FC" => BlockType::Fc,
+                "FB" => BlockType::Fb,
+                other => {
+                    return Err(err(
+                        &format!("cpu.block[{i}].type"),
+                        format!("`{other}` is not OB, FC or FB (DBs are declared with [[db]])"),
+                    ))
+                }
+            };
+            blocks.push((t, b.number));
+        }
+        let all = self.max_connections.min(u16::MAX as usize) as u16;
+        Ok(CpuSpec {
+            personality,
+            password: c.password.clone(),
+            protection_level: c.protection_level,
+            accept_any_slot: c.accept_any_slot,
+            quotas: [
+                c.max_pg.unwrap_or(all),
+                c.max_op.unwrap_or(all),
+                c.max_basic.unwrap_or(all),
+            ],
+            max_connections: all,
+            blocks,
+        })
     }
 
     /// The image sizes.
@@ -390,6 +499,28 @@ mod tests {
         let e = Config::from_toml("[[db]]\nnumber = 4\nsize = 1\n[[db]]\nnumber = 4\nsize = 2\n")
             .unwrap_err();
         assert_eq!(e.0, "config key `db[1].number`: DB4 is declared twice");
+    }
+
+    #[test]
+    fn cpu_section_picks_a_personality_and_overrides_keys() {
+        let cfg = Config::from_toml(
+            "[cpu]\npersonality = \"s7-1500\"\npassword = \"secret\"\nprotection_level = 3\nmax_pg = 1\n[cpu.identity]\nas_name = \"PRESS 7\"\n[[cpu.block]]\ntype = \"OB\"\nnumber = 1\n",
+        )
+        .unwrap();
+        let spec = cfg.cpu_spec().unwrap();
+        assert_eq!(spec.personality.module_name, "CPU 1516-3 PN/DP");
+        assert_eq!(spec.personality.as_name, "PRESS 7");
+        assert_eq!(spec.quotas, [1, 32, 32]);
+        assert_eq!(spec.blocks, vec![(BlockType::Ob, 1)]);
+    }
+
+    #[test]
+    fn protection_without_password_is_refused() {
+        let e = Config::from_toml("[cpu]\nprotection_level = 2\n").unwrap_err();
+        assert_eq!(
+            e.0,
+            "config key `cpu.protection_level`: levels 2 and 3 need cpu.password (clients legitimate with it)"
+        );
     }
 
     #[test]

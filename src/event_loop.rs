@@ -8,10 +8,10 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::events::{CloseReason, Event, EventQueue};
-use crate::plc::Memory;
+use crate::plc::{Cpu, Memory, Now};
 use crate::rt::sys;
 use crate::session::{Limits, Session, MAX_TPKT_LEN};
 use crate::telemetry::{Exchange, Telemetry};
@@ -61,6 +61,7 @@ pub struct EventLoop<M: Memory> {
     conns: Box<[Conn]>,
     events: Box<[libc::epoll_event]>,
     mem: M,
+    cpu: Cpu,
     queue: EventQueue,
     control: Arc<Control>,
     cfg: LoopConfig,
@@ -76,6 +77,7 @@ impl<M: Memory> EventLoop<M> {
     pub fn new(
         listener: OwnedFd,
         mem: M,
+        cpu: Cpu,
         queue: EventQueue,
         control: Arc<Control>,
         cfg: LoopConfig,
@@ -111,6 +113,7 @@ impl<M: Memory> EventLoop<M> {
             conns,
             events,
             mem,
+            cpu,
             queue,
             control,
             cfg,
@@ -152,6 +155,11 @@ impl<M: Memory> EventLoop<M> {
     /// The image (for tests and persistence).
     pub fn memory(&self) -> &M {
         &self.mem
+    }
+
+    /// The CPU state (mode, clock, diagnostic buffer, connection counts).
+    pub fn cpu(&self) -> &Cpu {
+        &self.cpu
     }
 
     /// Gives the image back (after the loop stopped).
@@ -273,6 +281,7 @@ impl<M: Memory> EventLoop<M> {
 
     fn close(&mut self, slot: usize, reason: CloseReason) {
         let c = &mut self.conns[slot];
+        c.session.release(&mut self.cpu);
         if let Some(fd) = c.fd.take() {
             let _ = sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_DEL, fd.as_raw_fd(), 0, 0);
             drop(fd);
@@ -356,6 +365,8 @@ impl<M: Memory> EventLoop<M> {
     fn answer(&mut self, slot: usize, woke: Instant) -> Result<(u64, bool), CloseReason> {
         let max_reply = self.cfg.limits.max_reply_len();
         let mut queue = &self.queue;
+        // One wall-clock read per batch: the session reads no clock.
+        let now = Now::new(woke, SystemTime::now());
         let c = &mut self.conns[slot];
         let mut replies = 0;
         loop {
@@ -368,9 +379,10 @@ impl<M: Memory> EventLoop<M> {
                 }
             }
             let step = c.session.handle_rx(
-                woke,
+                now,
                 &c.rx[c.rx_start..c.rx_end],
                 &mut self.mem,
+                &mut self.cpu,
                 &mut c.tx[c.tx_end..],
                 &mut queue,
             );
@@ -503,6 +515,7 @@ mod tests {
         let mut el = EventLoop::new(
             listener.into(),
             image,
+            Cpu::for_tests(0),
             EventQueue::new(64),
             control.clone(),
             cfg,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
 
+use crate::plc::cpu::{Mode, Refusal};
 use crate::wire::var::Area;
 use crate::wire::{Error as WireError, HeaderError};
 
@@ -93,6 +94,52 @@ pub enum Event {
         function: u8,
         /// The error sent.
         error: HeaderError,
+    },
+    /// A client stopped or started the CPU.
+    ModeChanged {
+        /// Connection slot.
+        slot: u16,
+        /// The new mode.
+        mode: Mode,
+        /// A cold start (RUN only).
+        cold: bool,
+    },
+    /// A client set the PLC clock.
+    ClockSet {
+        /// Connection slot.
+        slot: u16,
+        /// The PLC time set (Unix ms).
+        plc_ms: i64,
+    },
+    /// A client entered a session password.
+    Password {
+        /// Connection slot.
+        slot: u16,
+        /// Right password.
+        accepted: bool,
+    },
+    /// A client cleared its session password.
+    PasswordCleared {
+        /// Connection slot.
+        slot: u16,
+    },
+    /// A client finished uploading a block.
+    Upload {
+        /// Connection slot.
+        slot: u16,
+        /// DB number.
+        db: u16,
+        /// Bytes of the block.
+        len: u32,
+    },
+    /// A COTP connection request was refused (rack/slot, type or quota).
+    ConnectionRefused {
+        /// Connection slot.
+        slot: u16,
+        /// The called TSAP (first two bytes).
+        tsap: u16,
+        /// Why.
+        reason: Refusal,
     },
     /// A client wrote to the image.
     ClientWrite {

@@ -29,6 +29,24 @@ pub fn log_event(e: &Event) {
         } => {
             log::warn!("slot {slot}: request {function:#04x} answered with error {error}")
         }
+        Event::ModeChanged { slot, mode, cold } => {
+            log::warn!(
+                "slot {slot}: CPU set to {mode:?}{}",
+                if *cold { " (cold start)" } else { "" }
+            )
+        }
+        Event::ClockSet { slot, plc_ms } => {
+            log::info!("slot {slot}: PLC clock set to {plc_ms} ms after the Unix epoch")
+        }
+        Event::Password { slot, accepted } => match accepted {
+            true => log::info!("slot {slot}: session password accepted"),
+            false => log::warn!("slot {slot}: wrong session password"),
+        },
+        Event::PasswordCleared { slot } => log::info!("slot {slot}: session password cleared"),
+        Event::Upload { slot, db, len } => log::info!("slot {slot}: uploaded DB{db} ({len} bytes)"),
+        Event::ConnectionRefused { slot, tsap, reason } => {
+            log::warn!("slot {slot}: connection to TSAP {tsap:#06x} refused: {reason:?}")
+        }
         Event::ClientWrite {
             slot,
             area,

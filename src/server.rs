@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::event_loop::{Control, EventLoop};
 use crate::events::{Event, EventQueue};
 use crate::housekeeping;
-use crate::plc::Image;
+use crate::plc::{Cpu, Image, Now};
 use crate::rt::{self, Missing};
 use crate::telemetry::{Exchange, Telemetry};
 
@@ -88,9 +88,12 @@ impl Server {
         image.prefault();
         let queue = EventQueue::new(cfg.event_queue);
         let control = Arc::new(Control::default());
+        let cpu_spec = cfg.cpu_spec().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let cpu = Cpu::new(&cpu_spec, Now::read().wall_ms);
         let mut event_loop = EventLoop::new(
             listener,
             image,
+            cpu,
             queue.clone(),
             control.clone(),
             cfg.loop_config(),

@@ -11,8 +11,13 @@
 use std::time::{Duration, Instant};
 
 use crate::events::{CloseReason, Event, EventSink};
-use crate::plc::Memory;
-use crate::service::{read_var, write_var, Answer};
+use crate::plc::diag::event_id;
+use crate::plc::{Cpu, Memory, Now};
+use crate::service::conn::ConnState;
+use crate::service::userdata::{Ctx, UdAnswer};
+use crate::service::{
+    control, read_var, upload, userdata as ud_service, write_var, Answer, JobError,
+};
 use crate::wire::cotp::{self, ConnectConfirm, TpduCode};
 use crate::wire::s7::{self, Rosctr};
 use crate::wire::{
@@ -88,6 +93,7 @@ pub struct Session {
     reasm_len: usize,
     reasm_overflow: bool,
     deadline: Instant,
+    conn: ConnState,
 }
 
 impl Session {
@@ -104,6 +110,7 @@ impl Session {
             reasm_len: 0,
             reasm_overflow: false,
             deadline: now + limits.idle_timeout,
+            conn: ConnState::default(),
         }
     }
 
@@ -116,6 +123,15 @@ impl Session {
         self.reasm_len = 0;
         self.reasm_overflow = false;
         self.deadline = now + self.limits.idle_timeout;
+        self.conn = ConnState::default();
+    }
+
+    /// Gives the connection's place in its type's quota back to the CPU. The event loop
+    /// calls this when the connection closes, whoever closed it.
+    pub fn release(&mut self, cpu: &mut Cpu) {
+        if let Some(t) = self.conn.conn_type.take() {
+            cpu.release(t);
+        }
     }
 
     /// Writes to every page of the reassembly buffer (start-up prefault).
@@ -146,9 +162,10 @@ impl Session {
     /// `close` means "need more bytes".
     pub fn handle_rx<M: Memory, E: EventSink>(
         &mut self,
-        now: Instant,
+        now: Now,
         rx: &[u8],
         mem: &mut M,
+        cpu: &mut Cpu,
         tx: &mut [u8],
         events: &mut E,
     ) -> Step {
@@ -163,17 +180,34 @@ impl Session {
             Ok(tpkt::Frame::Complete(n)) => n,
             Err(e) => return close(0, CloseReason::Framing(e)),
         };
-        self.deadline = now + self.limits.idle_timeout;
+        self.deadline = now.mono + self.limits.idle_timeout;
         let cotp = match CotpPacket::new_checked(&rx[tpkt::HEADER_LEN..n]) {
             Ok(p) => p,
             Err(e) => return close(n, CloseReason::Framing(e)),
         };
         match (cotp.code(), self.phase) {
-            (TpduCode::ConnectRequest, Phase::AwaitConnect) => self.connect(n, &cotp, tx),
+            (TpduCode::ConnectRequest, Phase::AwaitConnect) => {
+                self.connect(n, &cotp, cpu, now.wall_ms, tx, events)
+            }
             (TpduCode::ConnectRequest, _) => close(n, CloseReason::UnexpectedConnectRequest),
             (TpduCode::Data, Phase::AwaitConnect) => close(n, CloseReason::DataBeforeConnect),
             (TpduCode::Data, _) => {
-                let reply_len = self.data(&cotp, mem, tx, events);
+                let mut conn = self.conn;
+                let mut ctx = Ctx {
+                    mem,
+                    cpu,
+                    conn: &mut conn,
+                    events,
+                    wall_ms: now.wall_ms,
+                    pdu_len: self.pdu_len,
+                    slot: self.slot,
+                };
+                let reply_len = self.data(&cotp, &mut ctx, tx);
+                // Keep what the services changed (cursors, legitimation) but not the
+                // connection type, which only `connect`/`release` manage.
+                let conn_type = self.conn.conn_type;
+                self.conn = conn;
+                self.conn.conn_type = conn_type;
                 Step {
                     consumed: n,
                     reply_len,
@@ -195,7 +229,15 @@ impl Session {
         }
     }
 
-    fn connect(&mut self, n: usize, cr: &CotpPacket<&[u8]>, tx: &mut [u8]) -> Step {
+    fn connect<E: EventSink>(
+        &mut self,
+        n: usize,
+        cr: &CotpPacket<&[u8]>,
+        cpu: &mut Cpu,
+        wall_ms: i64,
+        tx: &mut [u8],
+        events: &mut E,
+    ) -> Step {
         let (mut offered, mut calling, mut called): (usize, &[u8], &[u8]) = (128, &[], &[]);
         for p in cr.params() {
             match p {
@@ -207,6 +249,40 @@ impl Session {
                 Ok((cotp::PARAM_CALLED_TSAP, v)) => called = v,
                 Ok(_) => {} // other ISO 8073 options are ignored on input
                 Err(_) => return close(n, CloseReason::ConnectRefused),
+            }
+        }
+        match cpu.admit(called) {
+            Ok(t) => self.conn.conn_type = Some(t),
+            Err(reason) => {
+                let tsap = match called {
+                    [a, b, ..] => u16::from_be_bytes([*a, *b]),
+                    _ => 0,
+                };
+                cpu.log(
+                    event_id::CONNECTION_REFUSED,
+                    tsap,
+                    u32::from(self.slot),
+                    wall_ms,
+                );
+                events.event(Event::ConnectionRefused {
+                    slot: self.slot,
+                    tsap,
+                    reason,
+                });
+                // A DR names the cause: unknown address for a wrong rack/slot or type,
+                // congestion at the TSAP for an exhausted quota (ISO 8073 reasons 3 and 1).
+                let cause = match reason {
+                    crate::plc::cpu::Refusal::QuotaExhausted => 0x01,
+                    _ => 0x03,
+                };
+                let len = cotp::emit_dr(&mut tx[tpkt::HEADER_LEN..], cr.src_ref(), 0, cause)
+                    .and_then(|l| tpkt::emit_header(tx, l + tpkt::HEADER_LEN).map(|h| h + l))
+                    .unwrap_or(0);
+                return Step {
+                    consumed: n,
+                    reply_len: len,
+                    close: Some(CloseReason::ConnectRefused),
+                };
             }
         }
         self.tpdu_len = offered.min(MAX_TPDU_LEN);
@@ -238,9 +314,8 @@ impl Session {
     fn data<M: Memory, E: EventSink>(
         &mut self,
         dt: &CotpPacket<&[u8]>,
-        mem: &mut M,
+        ctx: &mut Ctx<'_, M, E>,
         tx: &mut [u8],
-        events: &mut E,
     ) -> usize {
         let part = dt.payload();
         if !dt.eot() || self.reasm_len > 0 || self.reasm_overflow {
@@ -264,9 +339,9 @@ impl Session {
             let len = self.reasm_len;
             let reply = if self.reasm_overflow {
                 let pdu_ref = s7::peek_pdu_ref(&reasm[..len]).unwrap_or(0);
-                self.error_ack(tx, pdu_ref, 0, HeaderError::PDU_SIZE, events)
+                self.error_ack(tx, pdu_ref, 0, HeaderError::PDU_SIZE, ctx.events)
             } else {
-                self.pdu(&reasm[..len], mem, tx, events)
+                self.pdu(&reasm[..len], ctx, tx)
             };
             self.reasm = reasm;
             self.reasm_len = 0;
@@ -276,55 +351,97 @@ impl Session {
         if part.is_empty() {
             return 0; // an empty DT is a legal no-op (Snap7 treats it as an empty ack)
         }
-        self.pdu(part, mem, tx, events)
+        self.pdu(part, ctx, tx)
     }
 
     /// Answers one complete S7 PDU; returns the framed reply length.
     fn pdu<M: Memory, E: EventSink>(
         &mut self,
         pdu: &[u8],
-        mem: &mut M,
+        ctx: &mut Ctx<'_, M, E>,
         tx: &mut [u8],
-        events: &mut E,
     ) -> usize {
         let pdu_ref = s7::peek_pdu_ref(pdu).unwrap_or(0);
         let function = pdu.get(1).copied().unwrap_or(0);
         let header = match S7Header::new_checked(pdu) {
             Ok(h) => h,
             Err(_) => {
-                return self.error_ack(tx, pdu_ref, function, HeaderError::NOT_IMPLEMENTED, events)
+                return self.error_ack(
+                    tx,
+                    pdu_ref,
+                    function,
+                    HeaderError::NOT_IMPLEMENTED,
+                    ctx.events,
+                )
             }
         };
         if self.phase == Phase::Established && pdu.len() > self.pdu_len as usize {
-            return self.error_ack(tx, pdu_ref, function, HeaderError::PDU_SIZE, events);
+            return self.error_ack(tx, pdu_ref, function, HeaderError::PDU_SIZE, ctx.events);
         }
         let function = header.params().first().copied().unwrap_or(0);
-        let result = match (header.rosctr(), function) {
-            (Rosctr::Job, setup::FUNCTION) => self.setup(&header, tx, events),
+        let level = ctx.level();
+        let result: Result<Answer, JobError> = match (header.rosctr(), function) {
+            (Rosctr::Job, setup::FUNCTION) => {
+                self.setup(&header, tx, ctx.events).map_err(JobError::from)
+            }
             // Nothing but Setup Communication before a PDU size exists: every other request
             // "exceeds" the (not yet negotiated) PDU.
-            (_, _) if self.phase != Phase::Established => Err(HeaderError::PDU_SIZE),
-            (Rosctr::Job, var::READ) => self.read(&header, mem, tx),
-            (Rosctr::Job, var::WRITE) => self.write(&header, mem, tx, events),
-            (Rosctr::Userdata, _) => return self.userdata(&header, tx, events),
-            _ => Err(HeaderError::NOT_IMPLEMENTED),
-        };
-        match result {
-            Ok(a) => {
-                let body = s7::emit_header(
-                    &mut tx[FRAME_OVERHEAD..],
-                    Rosctr::AckData,
-                    pdu_ref,
-                    a.param_len,
-                    a.data_len,
-                    HeaderError::NONE,
-                )
-                .map(|hl| hl + a.param_len + a.data_len)
-                .unwrap_or(0);
-                self.frame(tx, body)
+            (_, _) if self.phase != Phase::Established => Err(HeaderError::PDU_SIZE.into()),
+            // Protection level 3 (read/write protection) refuses reads, level 2 writes:
+            // every item answers 0x03 "access denied", which clients report per item.
+            (Rosctr::Job, var::READ) if level >= 3 => self.refuse_items(&header, tx, 4),
+            (Rosctr::Job, var::WRITE) if level >= 2 => self.refuse_items(&header, tx, 1),
+            (Rosctr::Job, var::READ) => self.read(&header, ctx.mem, tx).map_err(JobError::from),
+            (Rosctr::Job, var::WRITE) => self
+                .write(&header, ctx.mem, tx, ctx.events)
+                .map_err(JobError::from),
+            (Rosctr::Job, f) => {
+                let p = header.params();
+                let body = self.body(tx);
+                match f {
+                    control::STOP => control::stop(p, ctx, body),
+                    control::PI_SERVICE => control::pi_service(p, ctx, body),
+                    upload::START => upload::start(p, ctx, body),
+                    upload::UPLOAD => upload::upload(p, ctx, body),
+                    upload::END => upload::end(p, ctx, body),
+                    // Request download, download block, download ended: refused as a
+                    // protected CPU refuses them.
+                    0x1A..=0x1C => Err(control::PROTECTED.into()),
+                    _ => Err(HeaderError::NOT_IMPLEMENTED.into()),
+                }
             }
-            Err(e) => self.error_ack(tx, pdu_ref, function, e, events),
-        }
+            (Rosctr::Userdata, _) => return self.userdata(&header, ctx, tx),
+            _ => Err(HeaderError::NOT_IMPLEMENTED.into()),
+        };
+        let (a, error) = match result {
+            Ok(a) => (a, HeaderError::NONE),
+            Err(JobError { error, param_len }) if param_len > 0 => {
+                ctx.events.event(Event::RequestRejected {
+                    slot: self.slot,
+                    function,
+                    error,
+                });
+                (
+                    Answer {
+                        param_len,
+                        data_len: 0,
+                    },
+                    error,
+                )
+            }
+            Err(e) => return self.error_ack(tx, pdu_ref, function, e.error, ctx.events),
+        };
+        let body = s7::emit_header(
+            &mut tx[FRAME_OVERHEAD..],
+            Rosctr::AckData,
+            pdu_ref,
+            a.param_len,
+            a.data_len,
+            error,
+        )
+        .map(|hl| hl + a.param_len + a.data_len)
+        .unwrap_or(0);
+        self.frame(tx, body)
     }
 
     /// The slice of `tx` where the parameter part of an Ack_Data answer goes, bounded by the
@@ -333,6 +450,33 @@ impl Session {
         let start = FRAME_OVERHEAD + s7::header_len(0x03);
         let end = (FRAME_OVERHEAD + self.pdu_len as usize).min(tx.len());
         tx.get_mut(start..end).unwrap_or_default()
+    }
+
+    /// Answers a Read/Write Var whose items are all refused with 0x03 (access denied);
+    /// `item_len` is 4 for read items (`03 00 00 00`) and 1 for write items.
+    fn refuse_items(
+        &self,
+        h: &S7Header<&[u8]>,
+        tx: &mut [u8],
+        item_len: usize,
+    ) -> Result<Answer, JobError> {
+        let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
+        let n = req.count();
+        let function = h.params().first().copied().unwrap_or(0);
+        let body = self.body(tx);
+        let out = body
+            .get_mut(..2 + n * item_len)
+            .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
+        out.fill(0);
+        out[0] = function;
+        out[1] = n as u8;
+        for i in 0..n {
+            out[2 + i * item_len] = 0x03;
+        }
+        Ok(Answer {
+            param_len: 2,
+            data_len: n * item_len,
+        })
     }
 
     fn setup<E: EventSink>(
@@ -396,54 +540,62 @@ impl Session {
         })
     }
 
-    /// Userdata: no function group is served yet; each gets the standard userdata error
-    /// answer (service not implemented) rather than silence.
-    fn userdata<E: EventSink>(
+    /// Userdata: routed by [`ud_service::dispatch`]; every request gets an answer, an
+    /// error answer (PROTOCOL.md §8.2) for what is not served.
+    fn userdata<M: Memory, E: EventSink>(
         &mut self,
         h: &S7Header<&[u8]>,
+        ctx: &mut Ctx<'_, M, E>,
         tx: &mut [u8],
-        events: &mut E,
     ) -> usize {
         let Ok(p) = userdata::Params::parse(h.params()) else {
-            return self.error_ack(tx, h.pdu_ref(), 0x07, HeaderError::NOT_IMPLEMENTED, events);
-        };
-        events.event(Event::RequestRejected {
-            slot: self.slot,
-            function: 0x07,
-            error: HeaderError::NOT_IMPLEMENTED,
-        });
-        let plen = userdata::RESPONSE_PARAM_LEN;
-        let dlen = userdata::EMPTY_DATA.len();
-        let body = self.body(tx);
-        let ok = body.len() >= plen + dlen
-            && userdata::emit_response_params(
-                body,
-                p.group,
-                p.subfunction,
-                p.seq,
-                0,
-                false,
+            return self.error_ack(
+                tx,
+                h.pdu_ref(),
+                0x07,
                 HeaderError::NOT_IMPLEMENTED,
-            )
-            .is_some();
-        if !ok {
-            return 0;
-        }
-        // The userdata header is 10 bytes, so the parts start two bytes earlier than in an
-        // Ack_Data answer.
+                ctx.events,
+            );
+        };
+        let plen = userdata::RESPONSE_PARAM_LEN;
+        // The userdata header is 10 bytes: parameter and data follow it directly.
         let start = FRAME_OVERHEAD + s7::header_len(0x07);
-        tx.copy_within(start + 2..start + 2 + plen, start);
-        tx[start + plen..start + plen + dlen].copy_from_slice(&userdata::EMPTY_DATA);
+        let end = (FRAME_OVERHEAD + self.pdu_len as usize).min(tx.len());
+        let Some(area) = tx.get_mut(start..end).filter(|a| a.len() >= plen + 4) else {
+            return 0;
+        };
+        let (head, data) = area.split_at_mut(plen);
+        let mut a = ud_service::dispatch(&p, h.data(), ctx, data);
+        if a.error != HeaderError::NONE || a.data_len == 0 {
+            if a.error != HeaderError::NONE {
+                ctx.events.event(Event::RequestRejected {
+                    slot: self.slot,
+                    function: 0x07,
+                    error: a.error,
+                });
+            }
+            data[..4].copy_from_slice(&userdata::EMPTY_DATA);
+            a = UdAnswer { data_len: 4, ..a };
+        }
+        let _ = userdata::emit_response_params(
+            head,
+            p.group,
+            p.subfunction,
+            a.seq,
+            a.dur,
+            a.more,
+            a.error,
+        );
         let hl = s7::emit_header(
             &mut tx[FRAME_OVERHEAD..],
             Rosctr::Userdata,
             h.pdu_ref(),
             plen,
-            dlen,
+            a.data_len,
             HeaderError::NONE,
         )
         .unwrap_or(0);
-        self.frame(tx, hl + plen + dlen)
+        self.frame(tx, hl + plen + a.data_len)
     }
 
     fn error_ack<E: EventSink>(

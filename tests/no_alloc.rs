@@ -106,6 +106,23 @@ fn request_mix() -> Vec<Vec<u8>> {
         dt(&hex(
             "32070000 0008 0008 0008 0001120411440100 ff09000404240000",
         )), // userdata
+        // CPU personality paths: SZL lists (0x001C fragments at small PDUs, diag buffer),
+        // clock read, list blocks, block info, PLC stop + hot start, start upload + upload.
+        dt(&hex(
+            "32070000 0009 0008 0008 0001120411440100 ff090004001c0000",
+        )),
+        dt(&hex(
+            "32070000 000a 0008 0008 0001120411440100 ff09000400a00000",
+        )),
+        dt(&hex("32070000 000b 0008 0004 0001120411470100 0a000000")),
+        dt(&hex("32070000 000c 0008 0004 0001120411430100 0a000000")),
+        dt(&hex(
+            "32070000 000d 0008 000c 0001120411430300 ff0900083041303030303141",
+        )),
+        job(14, &hex("29000000000009505f50524f4752414d"), &[]),
+        job(15, &hex("28000000000000fd000009505f50524f4752414d"), &[]),
+        job(16, &hex("1d0000000000000009 5f3041303030303141"), &[]),
+        job(17, &hex("1e00000000000001"), &[]),
     ]
 }
 
@@ -117,9 +134,17 @@ fn session_serves_ten_thousand_requests_without_allocating_or_faulting() {
     let mut tx = vec![0u8; 2 * LIMITS.max_reply_len()];
     let mut events = s7rt::events::NoEvents;
     let mut serve = |h: &mut Harness, tx: &mut [u8], req: &[u8]| {
-        let step = h
-            .session
-            .handle_rx(h.now, req, &mut h.image, tx, &mut events);
+        let step = h.session.handle_rx(
+            s7rt::plc::Now {
+                mono: h.now,
+                wall_ms: h.wall_ms,
+            },
+            req,
+            &mut h.image,
+            &mut h.cpu,
+            tx,
+            &mut events,
+        );
         assert_eq!(step.consumed, req.len());
         assert!(step.reply_len > 0 && step.close.is_none());
         std::hint::black_box(&tx[..step.reply_len]);

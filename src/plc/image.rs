@@ -118,6 +118,10 @@ impl Memory for Image {
         })
     }
 
+    fn db_at(&self, i: usize) -> Option<(u16, usize)> {
+        self.dbs.get(i).map(|d| (d.number, d.data.len()))
+    }
+
     fn area_mut(&mut self, area: Area, db: u16) -> Result<&mut [u8], ItemError> {
         Ok(match area {
             Area::DataBlock | Area::InstanceDataBlock => {

@@ -1,11 +1,19 @@
-//! The emulated CPU: process image and the rules for addressing it.
+//! The emulated CPU: process image and the rules for addressing it, CPU state (mode, clock,
+//! protection, diagnostic buffer, blocks, connection quotas) and personalities.
 //!
 //! Pure data sized from the configuration at start-up; nothing here allocates after
 //! construction.
 
+pub mod clock;
+pub mod cpu;
+pub mod diag;
 pub mod image;
+pub mod personality;
 
+pub use clock::Now;
+pub use cpu::{BlockType, ConnType, Cpu, CpuSpec, Mode};
 pub use image::{DbSpec, Image, ImageSpec};
+pub use personality::Personality;
 
 use crate::wire::var::{Area, ReturnCode};
 
@@ -46,4 +54,10 @@ pub trait Memory {
     fn area(&self, area: Area, db: u16) -> Result<&[u8], ItemError>;
     /// The whole area for writing; `AccessDenied` for read-only objects.
     fn area_mut(&mut self, area: Area, db: u16) -> Result<&mut [u8], ItemError>;
+    /// The `i`-th DB in ascending number order as (number, size); `None` past the last.
+    /// Used by the block functions; the default lists no DB.
+    fn db_at(&self, i: usize) -> Option<(u16, usize)> {
+        let _ = i;
+        None
+    }
 }

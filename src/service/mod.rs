@@ -3,8 +3,18 @@
 //! error to send instead.
 
 pub mod address;
+pub mod blocks;
+pub mod clock;
+pub mod conn;
+pub mod control;
 pub mod read_var;
+pub mod security;
+pub mod szl;
+pub mod upload;
+pub mod userdata;
 pub mod write_var;
+
+use crate::wire::HeaderError;
 
 /// Lengths of an answer written by a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,4 +23,23 @@ pub struct Answer {
     pub param_len: usize,
     /// Data part length.
     pub data_len: usize,
+}
+
+/// A refused job: the header error, and the length of a parameter the service wrote
+/// (0 = answer with a bare Ack, ROSCTR 2; otherwise Ack_Data carrying that parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobError {
+    /// Header error class and code.
+    pub error: HeaderError,
+    /// Parameter bytes written (e.g. `29 07` "already in STOP").
+    pub param_len: usize,
+}
+
+impl From<HeaderError> for JobError {
+    fn from(error: HeaderError) -> JobError {
+        JobError {
+            error,
+            param_len: 0,
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod cotp;
 pub mod error;
 pub mod s7;
 pub mod setup;
+pub mod szl;
 pub mod tpkt;
 pub mod userdata;
 pub mod var;

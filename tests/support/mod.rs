@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use s7rt::events::{CloseReason, Event, EventSink};
-use s7rt::plc::{DbSpec, Image, ImageSpec, Memory};
+use s7rt::plc::{Cpu, DbSpec, Image, ImageSpec, Memory, Now};
 use s7rt::session::{Limits, Session};
 use s7rt::wire::var::Area;
 
@@ -121,6 +121,9 @@ impl EventSink for Events {
     }
 }
 
+/// 2026-11-23 10:58:07.000 UTC (a Monday), the time in golden frames 51 and 61.
+pub const GOLDEN_WALL_MS: i64 = 1_795_431_487_000;
+
 pub const LIMITS: Limits = Limits {
     max_pdu: 960,
     max_amq: 8,
@@ -133,6 +136,9 @@ pub struct Harness {
     pub session: Session,
     pub image: Image,
     pub now: Instant,
+    /// Wall clock handed to the session (Unix ms); tests move it by hand.
+    pub wall_ms: i64,
+    pub cpu: Cpu,
     pub events: Events,
     rx: Vec<u8>,
     tx: Vec<u8>,
@@ -150,6 +156,8 @@ impl Harness {
             session: Session::new(limits, 0, now),
             image,
             now,
+            wall_ms: GOLDEN_WALL_MS,
+            cpu: Cpu::for_tests(GOLDEN_WALL_MS),
             events: Events::default(),
             rx: Vec::new(),
             tx: vec![0; 2 * limits.max_reply_len()],
@@ -164,9 +172,13 @@ impl Harness {
         let mut out = Vec::new();
         loop {
             let step = self.session.handle_rx(
-                self.now,
+                Now {
+                    mono: self.now,
+                    wall_ms: self.wall_ms,
+                },
                 &self.rx,
                 &mut self.image,
+                &mut self.cpu,
                 &mut self.tx,
                 &mut self.events,
             );

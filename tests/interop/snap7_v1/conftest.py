@@ -41,3 +41,12 @@ def connect():
 def client(s7rtd, connect):
     """A client on rack 0 slot 1 of a fresh server running the test image."""
     return connect(s7rtd)
+
+
+@pytest.fixture
+def write_bit():
+    """`write_bit(client, "MK"|"DB"|..., db, byte, bit, value)` through write_multi_vars."""
+    from v1 import AREAS
+    from v1 import write_bit as write
+
+    return lambda c, area, db, byte, bit, value: write(c, AREAS[area], db, byte, bit, value)

@@ -1,0 +1,48 @@
+//! Time functions (userdata group 7, PROTOCOL.md §8.4): read the PLC clock (subfunctions 1
+//! and 3) and set it (2, and PLC4X's 4). Setting keeps an offset in the CPU: the host clock
+//! is never touched, and every later read, SZL 0x0424 timestamp and diagnostic entry
+//! follows it.
+
+use crate::events::{Event, EventSink};
+use crate::plc::clock::{century_byte, decode_date_and_time, encode_date_and_time};
+use crate::plc::diag::event_id;
+use crate::service::userdata::{Ctx, UdAnswer};
+use crate::wire::szl::emit_data_head;
+use crate::wire::userdata::Params;
+use crate::wire::HeaderError;
+
+/// Date and/or time invalid.
+pub const INVALID_TIME: HeaderError = HeaderError(0xDC01);
+/// Function not permitted in the current protection level (userdata services).
+pub const PROTECTED: HeaderError = HeaderError(0xD0A1);
+
+/// Read clock: `FF 09 00 0A` + reserved `00`, century, 8-byte DATE_AND_TIME.
+pub fn read<M, E>(p: &Params, ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnswer {
+    let Some(b) = out.get_mut(..14) else {
+        return UdAnswer::err(p.seq, HeaderError::PDU_SIZE);
+    };
+    let dt = encode_date_and_time(ctx.cpu.plc_time_ms(ctx.wall_ms));
+    let _ = emit_data_head(b, 10);
+    b[4] = 0x00;
+    b[5] = century_byte(&dt);
+    b[6..14].copy_from_slice(&dt);
+    UdAnswer::ok(p.seq, 14)
+}
+
+/// Set clock: data `FF 09 00 0A` + reserved, century (ignored), DATE_AND_TIME.
+pub fn set<M, E: EventSink>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>) -> UdAnswer {
+    if ctx.level() >= 2 {
+        return UdAnswer::err(p.seq, PROTECTED);
+    }
+    let Some(plc_ms) = data.get(6..14).and_then(decode_date_and_time) else {
+        return UdAnswer::err(p.seq, INVALID_TIME);
+    };
+    ctx.cpu.set_clock(plc_ms, ctx.wall_ms);
+    ctx.cpu
+        .log(event_id::CLOCK_SET, 0, u32::from(ctx.slot), ctx.wall_ms);
+    ctx.events.event(Event::ClockSet {
+        slot: ctx.slot,
+        plc_ms,
+    });
+    UdAnswer::err(p.seq, HeaderError::NONE)
+}

@@ -1,0 +1,68 @@
+//! Per-connection service state: what a client started and must be able to continue (SZL
+//! fragments, block-list continuation, an upload), its legitimation and connection type.
+//! Fixed size, kept inside the `Session`, reset with it.
+
+use crate::plc::ConnType;
+
+/// Continuation of a fragmented SZL answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SzlCursor {
+    /// Sequence number the client must echo.
+    pub seq: u8,
+    /// Data unit reference of all fragments.
+    pub dur: u8,
+    /// SZL id.
+    pub id: u16,
+    /// SZL index.
+    pub index: u16,
+    /// Stream bytes already sent.
+    pub sent: usize,
+}
+
+/// Continuation of a list-blocks-of-type answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockCursor {
+    /// Sequence number the client must echo.
+    pub seq: u8,
+    /// Data unit reference.
+    pub dur: u8,
+    /// Sub-block type listed.
+    pub sub_type: u8,
+    /// Last block number sent.
+    pub last: u16,
+}
+
+/// An upload in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Upload {
+    /// Upload id given to the client (1..=255).
+    pub id: u8,
+    /// DB being uploaded.
+    pub db: u16,
+    /// Bytes of the block already sent.
+    pub sent: usize,
+}
+
+/// The state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnState {
+    /// Type admitted from the called TSAP (counts against its quota while set).
+    pub conn_type: Option<ConnType>,
+    /// The client entered the session password.
+    pub legitimated: bool,
+    /// Fragmented SZL answer in progress.
+    pub szl: Option<SzlCursor>,
+    /// Block list in progress.
+    pub blocks: Option<BlockCursor>,
+    /// Upload in progress.
+    pub upload: Option<Upload>,
+    counter: u8,
+}
+
+impl ConnState {
+    /// A fresh non-zero number for sequence numbers, data unit references and upload ids.
+    pub fn next_id(&mut self) -> u8 {
+        self.counter = self.counter.wrapping_add(1).max(1);
+        self.counter
+    }
+}

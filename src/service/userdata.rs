@@ -1,0 +1,180 @@
+//! The userdata dispatcher (ROSCTR 7): routes a request by function group and subfunction
+//! to its service, and gives every request it does not serve a well-formed error answer
+//! (PROTOCOL.md §8.2) instead of silence.
+//!
+//! Groups served: 3 block functions, 4 CPU functions (subfunction 1 read SZL), 5 security,
+//! 7 time. Answered with error `0x8104` (service not implemented): group 1 programmer
+//! commands, group 2 cyclic data, group 4 message/alarm services, group 6 and any unknown
+//! group or subfunction. The type nibble of a request is ignored (real CPUs accept pyS7's
+//! `0x04` "push" type for a read SZL request).
+
+use crate::events::EventSink;
+use crate::plc::{Cpu, Memory};
+use crate::service::conn::ConnState;
+use crate::service::{blocks, clock, security, szl};
+use crate::wire::szl::{self as wszl, Window};
+use crate::wire::userdata::Params;
+use crate::wire::HeaderError;
+
+/// Everything a userdata or control service may touch.
+pub struct Ctx<'a, M, E> {
+    /// The process image.
+    pub mem: &'a mut M,
+    /// CPU state.
+    pub cpu: &'a mut Cpu,
+    /// This connection's service state.
+    pub conn: &'a mut ConnState,
+    /// Event sink (lock-free queue to housekeeping).
+    pub events: &'a mut E,
+    /// Wall time of the request (Unix ms).
+    pub wall_ms: i64,
+    /// Negotiated PDU length.
+    pub pdu_len: u16,
+    /// Connection slot (for events).
+    pub slot: u16,
+}
+
+impl<M, E> Ctx<'_, M, E> {
+    /// The protection level in force for this connection.
+    pub fn level(&self) -> u8 {
+        self.cpu.level_for(self.conn.legitimated)
+    }
+}
+
+/// What a userdata service answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdAnswer {
+    /// Sequence number for the response head.
+    pub seq: u8,
+    /// Data unit reference (0 for single answers).
+    pub dur: u8,
+    /// More data units follow.
+    pub more: bool,
+    /// Error code for the response head (`0x0000` = OK).
+    pub error: HeaderError,
+    /// Data part length written (0 with an error: the caller writes `0A 00 00 00`).
+    pub data_len: usize,
+}
+
+impl UdAnswer {
+    /// A single-part success of `data_len` bytes.
+    pub fn ok(seq: u8, data_len: usize) -> UdAnswer {
+        UdAnswer {
+            seq,
+            dur: 0,
+            more: false,
+            error: HeaderError::NONE,
+            data_len,
+        }
+    }
+
+    /// An error answer (empty data part).
+    pub fn err(seq: u8, error: HeaderError) -> UdAnswer {
+        UdAnswer {
+            seq,
+            dur: 0,
+            more: false,
+            error,
+            data_len: 0,
+        }
+    }
+}
+
+/// Routes one request. `out` is the data area of the answer (after the 12-byte parameter
+/// head), already bounded by the negotiated PDU.
+pub fn dispatch<M: Memory, E: EventSink>(
+    p: &Params,
+    data: &[u8],
+    ctx: &mut Ctx<'_, M, E>,
+    out: &mut [u8],
+) -> UdAnswer {
+    match (p.group, p.subfunction) {
+        (4, 1) => read_szl(p, data, ctx, out),
+        (7, 1) | (7, 3) => clock::read(p, ctx, out),
+        (7, 2) | (7, 4) => clock::set(p, data, ctx),
+        (3, 1) => blocks::list_all(p, ctx, out),
+        (3, 2) => blocks::list_of_type(p, data, ctx, out),
+        (3, 3) => blocks::info(p, data, ctx, out),
+        (5, 1) => security::enter(p, data, ctx),
+        (5, 2) => security::clear(p, ctx),
+        _ => UdAnswer::err(p.seq, HeaderError::NOT_IMPLEMENTED),
+    }
+}
+
+fn live<'c, M, E>(ctx: &'c Ctx<'_, M, E>) -> szl::Live<'c> {
+    szl::Live {
+        cpu: ctx.cpu,
+        wall_ms: ctx.wall_ms,
+        pdu_len: ctx.pdu_len,
+        legitimated: ctx.conn.legitimated,
+    }
+}
+
+/// Read SZL, first request or follow-up (PROTOCOL.md §8.3).
+fn read_szl<M, E>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnswer {
+    // Payload room: the PDU minus header 10, parameter 12 and the data head.
+    let room = (ctx.pdu_len as usize)
+        .saturating_sub(10 + 12)
+        .min(out.len());
+    if p.follow_up && wszl::Request::parse(data).is_none() {
+        let Some(cur) = ctx.conn.szl.filter(|c| c.seq == p.seq) else {
+            return UdAnswer::err(p.seq, szl::UNKNOWN_INDEX);
+        };
+        let win = room.saturating_sub(wszl::NEXT_HEAD_LEN);
+        let (head, body) = out.split_at_mut(wszl::NEXT_HEAD_LEN.min(out.len()));
+        let mut w = Window::new(body.get_mut(..win).unwrap_or_default(), cur.sent);
+        if let Err(e) = szl::stream(cur.id, cur.index, &live(ctx), &mut w) {
+            ctx.conn.szl = None;
+            return UdAnswer::err(p.seq, e);
+        }
+        let (n, total) = (w.written(), w.total());
+        let more = cur.sent + n < total;
+        ctx.conn.szl = more.then_some(crate::service::conn::SzlCursor {
+            sent: cur.sent + n,
+            ..cur
+        });
+        let _ = wszl::emit_data_head(head, n);
+        return UdAnswer {
+            seq: cur.seq,
+            dur: cur.dur,
+            more,
+            error: HeaderError::NONE,
+            data_len: wszl::NEXT_HEAD_LEN + n,
+        };
+    }
+    let Some(req) = wszl::Request::parse(data) else {
+        return UdAnswer::err(p.seq, szl::UNKNOWN_ID);
+    };
+    let win = room.saturating_sub(wszl::FIRST_HEAD_LEN);
+    if out.len() < wszl::FIRST_HEAD_LEN {
+        return UdAnswer::err(p.seq, HeaderError::PDU_SIZE);
+    }
+    let (head, body) = out.split_at_mut(wszl::FIRST_HEAD_LEN);
+    let mut w = Window::new(body.get_mut(..win).unwrap_or_default(), 0);
+    if let Err(e) = szl::stream(req.id, req.index, &live(ctx), &mut w) {
+        return UdAnswer::err(p.seq, e);
+    }
+    let (n, total) = (w.written(), w.total());
+    let _ = wszl::emit_data_head(head, 4 + n);
+    head[4..6].copy_from_slice(&req.id.to_be_bytes());
+    head[6..8].copy_from_slice(&req.index.to_be_bytes());
+    if n >= total {
+        ctx.conn.szl = None;
+        return UdAnswer::ok(p.seq, wszl::FIRST_HEAD_LEN + n);
+    }
+    let (seq, dur) = (ctx.conn.next_id(), ctx.conn.next_id());
+    ctx.conn.szl = Some(crate::service::conn::SzlCursor {
+        seq,
+        dur,
+        id: req.id,
+        index: req.index,
+        sent: n,
+    });
+    UdAnswer {
+        seq,
+        dur,
+        more: true,
+        error: HeaderError::NONE,
+        data_len: wszl::FIRST_HEAD_LEN + n,
+    }
+}

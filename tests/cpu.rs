@@ -1,0 +1,585 @@
+//! The CPU personality over the session, bytes in and bytes out: Snap7 client's userdata
+//! and control frames 44–87 of the golden capture answered like Snap7 where Snap7 is right
+//! (exact bytes, with its documented quirks normalised), and the parts Snap7 does not do
+//! (fragmentation, continuation, protection, upload, connection quotas) from the spec.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use s7rt::plc::{Cpu, CpuSpec, Mode, Personality};
+use support::*;
+
+/// Frames of the golden session by number.
+fn frames() -> std::collections::BTreeMap<u32, Vec<u8>> {
+    load_vectors("snap7_client_full_session")
+        .into_iter()
+        .map(|r| (r.frame, r.bytes))
+        .collect()
+}
+
+/// A CPU configured like the golden Snap7 server: S7-300, AS name "SNAP7-SERVER",
+/// password "secret" at level 1 (so nothing is refused).
+fn golden_cpu() -> Cpu {
+    let o: toml::Table = toml::from_str("as_name = \"SNAP7-SERVER\"").unwrap();
+    Cpu::new(
+        &CpuSpec {
+            personality: Personality::load("s7-300", &o).unwrap(),
+            password: Some("secret".into()),
+            protection_level: 1,
+            accept_any_slot: true,
+            quotas: [8; 3],
+            max_connections: 32,
+            blocks: Vec::new(),
+        },
+        GOLDEN_WALL_MS,
+    )
+}
+
+fn golden_harness() -> (Harness, std::collections::BTreeMap<u32, Vec<u8>>) {
+    let f = frames();
+    let mut h = Harness::new(LIMITS);
+    h.cpu = golden_cpu();
+    assert_eq!(h.feed(&f[&4]), f[&6]);
+    assert_eq!(h.feed(&f[&8]), f[&9]);
+    (h, f)
+}
+
+/// Snap7 writes the C weekday (0 = Sunday) into DATE_AND_TIME; 2026-11-23 is a Monday (2).
+fn fix_weekday(mut v: Vec<u8>) -> Vec<u8> {
+    let n = v.len();
+    assert_eq!(v[n - 1], 0x01);
+    v[n - 1] = 0x02;
+    v
+}
+
+#[test]
+fn szl_mode_clock_block_list_control_and_password_answers_equal_snap7s() {
+    let (mut h, f) = golden_harness();
+    // (request, expected answer): exact after the documented normalisations.
+    let mut exact = vec![(50, fix_weekday(f[&51].clone()))];
+    exact.push((48, f[&49].clone())); // 0x001C: every record equals Snap7's
+    exact.push((60, fix_weekday(f[&61].clone())));
+    exact.push((62, f[&63].clone()));
+    exact.push((64, f[&65].clone()));
+    let mut list_of_type = f[&67].clone();
+    list_of_type[7 + 10 + 8] = 0x00; // Snap7's DUR 0x23 in a single answer
+    exact.push((66, list_of_type));
+    for (req, want) in exact {
+        assert_eq!(h.feed(&f[&req]), want, "answer to frame {req}");
+    }
+    // Stop, hot start, stop, cold start, each followed by SZL 0x0424, then the password.
+    // The mode records differ from Snap7's in the timestamp (frame 62 set the clock to
+    // 2024-02-29 13:37:42, Snap7 ignored it) and, in STOP, in the event id (0x4304 "STOP
+    // by PG" where Snap7 keeps its RUN template's 0x5144).
+    for (req, ans) in [
+        (70, 71),
+        (72, 73),
+        (74, 75),
+        (76, 77),
+        (78, 79),
+        (80, 81),
+        (82, 83),
+    ] {
+        let ours = h.feed(&f[&req]);
+        let want = &f[&ans];
+        if f[&req][8] == 0x07 {
+            let n = ours.len();
+            assert_eq!(n, want.len());
+            assert_eq!(&ours[..41], &want[..41], "answer to frame {req}");
+            assert_eq!(&ours[43..n - 8], &want[43..n - 8], "answer to frame {req}");
+            assert_eq!(&ours[n - 8..n - 2], &hex("240229133742")[..]);
+        } else {
+            assert_eq!(&ours, want, "answer to frame {req}");
+        }
+    }
+    for (req, ans) in [(84, 85), (86, 87)] {
+        assert_eq!(h.feed(&f[&req]), f[&ans], "answer to frame {req}");
+    }
+}
+
+#[test]
+fn identification_records_1_6_7_equal_snap7s_records() {
+    let (mut h, f) = golden_harness();
+    let ours = h.feed(&f[&46]);
+    let snap7 = &f[&47];
+    // Records start after TPKT 7 + header 10 + param 12 + FF 09 len id index lenthdr n_dr 12.
+    let rec = |b: &[u8], i: usize| b[41 + 28 * i..41 + 28 * (i + 1)].to_vec();
+    assert_eq!(
+        &ours[41..],
+        &[rec(snap7, 0), rec(snap7, 1), rec(snap7, 2)].concat()[..]
+    );
+    assert_eq!(&ours[37..41], &[0x00, 0x1C, 0x00, 0x03]); // LENTHDR 28, N_DR 3
+}
+
+#[test]
+fn protection_and_communication_records_report_live_values() {
+    let (mut h, f) = golden_harness();
+    h.cpu = Cpu::for_tests(GOLDEN_WALL_MS); // no password, as in the golden server
+    let prot = h.feed(&f[&54]);
+    assert_eq!(
+        &prot[..53],
+        &f[&55][..53],
+        "0232/4 up to the reserved bytes"
+    );
+    assert_eq!(&prot[53..], &[0u8; 28]);
+    let cap = h.feed(&f[&52]);
+    // index 1, PDU 480 negotiated, 32 connections, MPI 187 500, bus 1 500 000 bit/s
+    assert_eq!(&cap[41..55], &hex("0001 01e0 0020 0002dc6c 0016e360")[..]);
+}
+
+fn ud(pdu_ref: u16, params: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut j = job(pdu_ref, params, data);
+    j[8] = 0x07;
+    j
+}
+
+fn read_szl(id: u16, index: u16) -> Vec<u8> {
+    let mut d = vec![0xFF, 0x09, 0x00, 0x04];
+    d.extend_from_slice(&id.to_be_bytes());
+    d.extend_from_slice(&index.to_be_bytes());
+    ud(0x0100, &hex("0001120411440100"), &d)
+}
+
+/// Userdata answer: (parameter, data).
+fn ud_parts(reply: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let p = s7(reply);
+    assert_eq!(p[1], 0x07);
+    let plen = u16::from_be_bytes([p[6], p[7]]) as usize;
+    (p[10..10 + plen].to_vec(), p[10 + plen..].to_vec())
+}
+
+/// Reads an SZL through every fragment; returns the stream (LENTHDR onwards) and the
+/// number of answers it took.
+fn szl_stream(h: &mut Harness, id: u16, index: u16) -> (Vec<u8>, usize) {
+    let first = h.feed(&read_szl(id, index));
+    let (p, d) = ud_parts(&first);
+    assert_eq!(
+        &p[..8],
+        &hex("000112081284 01")[..7]
+            .iter()
+            .chain(&[p[7]])
+            .copied()
+            .collect::<Vec<_>>()[..]
+    );
+    assert_eq!(u16::from_be_bytes([p[10], p[11]]), 0, "error in {p:02x?}");
+    assert_eq!(
+        &d[4..8],
+        &[(id >> 8) as u8, id as u8, (index >> 8) as u8, index as u8]
+    );
+    assert_eq!(u16::from_be_bytes([d[2], d[3]]) as usize, d.len() - 4);
+    let mut stream = d[8..].to_vec();
+    let mut answers = 1;
+    let (seq, dur, mut more) = (p[7], p[8], p[9]);
+    while more == 1 {
+        assert!(seq != 0 && dur != 0, "multi-part answer needs seq and DUR");
+        let mut fp = hex("000112081244010000000000");
+        fp[7] = seq;
+        let next = h.feed(&ud(0x0200, &fp, &hex("0a000000")));
+        let (p, d) = ud_parts(&next);
+        assert_eq!((p[7], p[8]), (seq, dur));
+        assert_eq!(u16::from_be_bytes([d[2], d[3]]) as usize, d.len() - 4);
+        stream.extend_from_slice(&d[4..]);
+        more = p[9];
+        answers += 1;
+    }
+    (stream, answers)
+}
+
+#[test]
+fn long_szl_answers_are_fragmented_at_pdu_240_and_reassemble_to_the_single_answer() {
+    let mut small = Harness::new(LIMITS);
+    small.connect(240);
+    let mut big = Harness::new(LIMITS);
+    big.connect(960);
+    for id in [0x001C, 0x0000, 0x0011, 0x00A0] {
+        let (frag, n) = szl_stream(&mut small, id, 0);
+        let (whole, one) = szl_stream(&mut big, id, 0);
+        assert_eq!(one, 1);
+        assert_eq!(frag, whole, "SZL {id:#06x}");
+        let lenthdr = u16::from_be_bytes([whole[0], whole[1]]) as usize;
+        let n_dr = u16::from_be_bytes([whole[2], whole[3]]) as usize;
+        assert_eq!(whole.len(), 4 + lenthdr * n_dr);
+        if whole.len() > 240 - 30 {
+            assert!(n > 1, "SZL {id:#06x} must be fragmented at PDU 240");
+        }
+    }
+}
+
+#[test]
+fn unknown_szl_id_and_index_get_d401_and_d402_with_empty_data() {
+    let mut h = Harness::new(LIMITS);
+    h.connect(480);
+    for (id, index, err) in [
+        (0x0F99, 0, 0xD401),
+        (0x0111, 2, 0xD402),
+        (0x011C, 6, 0xD402),
+    ] {
+        let (p, d) = ud_parts(&h.feed(&read_szl(id, index)));
+        assert_eq!(u16::from_be_bytes([p[10], p[11]]), err);
+        assert_eq!(d, &[0x0A, 0, 0, 0]);
+    }
+}
+
+#[test]
+fn every_served_szl_answers_with_consistent_lengths() {
+    let mut h = Harness::new(LIMITS);
+    h.connect(960);
+    let served = [
+        (0x0000, 0),
+        (0x0F00, 0),
+        (0x0011, 0),
+        (0x0111, 1),
+        (0x0111, 6),
+        (0x0111, 7),
+        (0x0F11, 0),
+        (0x001C, 0),
+        (0x011C, 1),
+        (0x011C, 0x0B),
+        (0x0F1C, 0),
+        (0x0131, 1),
+        (0x0131, 9),
+        (0x0132, 4),
+        (0x0232, 4),
+        (0x0024, 0),
+        (0x0424, 0),
+        (0x0019, 0),
+        (0x0074, 0),
+        (0x0037, 0),
+        (0x00A0, 0),
+        (0x01A0, 1),
+    ];
+    for (id, index) in served {
+        let (s, _) = szl_stream(&mut h, id, index);
+        let lenthdr = u16::from_be_bytes([s[0], s[1]]) as usize;
+        let n_dr = u16::from_be_bytes([s[2], s[3]]) as usize;
+        let header_only = id & 0x0F00 == 0x0F00;
+        let want = if header_only { 4 } else { 4 + lenthdr * n_dr };
+        assert_eq!(s.len(), want, "SZL {id:#06x}/{index}");
+    }
+    // 0x0000 lists exactly those ids.
+    let (s, _) = szl_stream(&mut h, 0, 0);
+    let ids: std::collections::BTreeSet<u16> = s[4..]
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    let want: std::collections::BTreeSet<u16> =
+        served.iter().map(|x| x.0).chain([0x00A0, 0x01A0]).collect();
+    assert_eq!(ids, want);
+}
+
+#[test]
+fn szl_request_with_push_type_nibble_is_answered() {
+    let mut h = Harness::new(LIMITS);
+    h.connect(480);
+    let ans = h.feed(&ud(0, &hex("0001120411040100"), &hex("ff09000404240000")));
+    let (p, d) = ud_parts(&ans);
+    assert_eq!(&p[4..7], &[0x12, 0x84, 0x01]);
+    assert_eq!(d[15], 0x08, "RUN");
+}
+
+#[test]
+fn unserved_userdata_groups_get_8104_not_silence() {
+    let mut h = Harness::new(LIMITS);
+    h.connect(480);
+    for head in [
+        "0001120411410100",
+        "0001120411420100",
+        "0001120411440200",
+        "0001120411460100",
+    ] {
+        let (p, d) = ud_parts(&h.feed(&ud(7, &hex(head), &hex("0a000000"))));
+        assert_eq!(u16::from_be_bytes([p[10], p[11]]), 0x8104, "{head}");
+        assert_eq!(d, &[0x0A, 0, 0, 0]);
+    }
+}
+
+#[test]
+fn set_clock_is_applied_as_an_offset_and_stamps_later_mode_changes() {
+    let mut h = Harness::new(LIMITS);
+    h.connect(480);
+    let set = ud(
+        1,
+        &hex("0001120411470200"),
+        &hex("ff09000a 0019 2402291337420001"),
+    );
+    let (p, _) = ud_parts(&h.feed(&set));
+    assert_eq!(&p[10..12], &[0, 0]);
+    h.wall_ms += 61_500; // a minute and a half second later on the host
+    let read = ud(2, &hex("0001120411470100"), &hex("0a000000"));
+    let ans = h.feed(&read);
+    let (_, d) = ud_parts(&ans);
+    // 2024-02-29 (Thursday = 5) 13:38:43.500
+    assert_eq!(d, &hex("ff09000a 0020 2402291338435005")[..]);
+    assert_eq!(h.cpu.mode(), Mode::Run);
+    h.feed(&job(3, &hex("29000000000009505f50524f4752414d"), &[]));
+    let (s, _) = szl_stream(&mut h, 0x0424, 0);
+    assert_eq!(&s[4..8], &[0x43, 0x04, 0xFF, 0x04]);
+    assert_eq!(&s[16..24], &hex("2402291338435005")[..]);
+    let bad = ud(
+        4,
+        &hex("0001120411470200"),
+        &hex("ff09000a 0020 2302291337420001"),
+    );
+    let (p, _) = ud_parts(&h.feed(&bad));
+    assert_eq!(&p[10..12], &[0xDC, 0x01]);
+}
+
+const STOP: &str = "29000000000009505f50524f4752414d";
+const HOT: &str = "28000000000000fd000009505f50524f4752414d";
+
+#[test]
+fn stop_in_stop_and_start_in_run_are_refused_with_snap7s_status_bytes() {
+    let mut h = Harness::new(LIMITS);
+    h.connect(480);
+    let ans = h.feed(&job(1, &hex(HOT), &[]));
+    assert_eq!(
+        ans,
+        hex("03000015 02f080 32030000 0001 0002 0000 8404 2803")
+    );
+    assert_eq!(header_error(&h.feed(&job(2, &hex(STOP), &[]))), 0);
+    let ans = h.feed(&job(3, &hex(STOP), &[]));
+    assert_eq!(
+        ans,
+        hex("03000015 02f080 32030000 0003 0002 0000 8404 2907")
+    );
+    // Unknown PI service: 0x8104.
+    let unknown = hex("28000000000000fd0000055f58585858");
+    assert_eq!(header_error(&h.feed(&job(4, &unknown, &[]))), 0x8104);
+    // Compress and copy RAM to ROM succeed without changing the mode.
+    for pi in [
+        "28000000000000fd0000055f47415242",
+        "28000000000000fd000245500 55f4d4f4455",
+    ] {
+        let ans = h.feed(&job(5, &hex(pi), &[]));
+        assert_eq!(header_error(&ans), 0, "{pi}");
+    }
+    assert_eq!(h.cpu.mode(), Mode::Stop);
+}
+
+#[test]
+fn stop_clears_outputs_and_reads_and_writes_of_dbs_still_work() {
+    let mut h = Harness::new(LIMITS);
+    h.connect(480);
+    h.feed(&job(1, &hex(STOP), &[]));
+    let q = h.feed(&job(2, &read_params(&[item(0x02, 4, 0, 0x82, 0, 0)]), &[]));
+    assert_eq!(ack_data(&q), &hex("ff040020 00000000")[..]);
+    let w = h.feed(&job(
+        3,
+        &write_params(&[item(0x02, 2, 2, 0x84, 0, 0)]),
+        &write_data(&[(0x04, 16, &[1, 2])]),
+    ));
+    assert_eq!(ack_data(&w), &[0xFF]);
+}
+
+fn protected_harness(level: u8) -> Harness {
+    let mut h = Harness::new(LIMITS);
+    h.cpu = Cpu::new(
+        &CpuSpec {
+            personality: Personality::s7_300(),
+            password: Some("secret".into()),
+            protection_level: level,
+            accept_any_slot: true,
+            quotas: [8; 3],
+            max_connections: 8,
+            blocks: Vec::new(),
+        },
+        GOLDEN_WALL_MS,
+    );
+    h.connect(480);
+    h
+}
+
+fn password(pw: &[u8; 8]) -> Vec<u8> {
+    let mut d = hex("ff090008");
+    d.extend_from_slice(pw);
+    ud(9, &hex("0001120411450100"), &d)
+}
+
+#[test]
+fn protection_level_2_refuses_writes_and_control_until_the_password_is_entered() {
+    let mut h = protected_harness(2);
+    let write = job(
+        1,
+        &write_params(&[item(0x02, 1, 2, 0x84, 0, 0)]),
+        &write_data(&[(0x04, 8, &[9])]),
+    );
+    // Every item refused with 0x03 (access denied).
+    let refused = hex("03000016 02f080 32030000 0001 0002 0001 0000 0501 03");
+    assert_eq!(h.feed(&write), refused);
+    assert_eq!(header_error(&h.feed(&job(2, &hex(STOP), &[]))), 0xD241);
+    let read = job(3, &read_params(&[item(0x02, 1, 1, 0x84, 0, 0)]), &[]);
+    assert_eq!(header_error(&h.feed(&read)), 0);
+    let (s, _) = szl_stream(&mut h, 0x0232, 4);
+    assert_eq!(&s[4..14], &hex("0004 0001 0002 0002 0002")[..]);
+    // Wrong password ("secreT").
+    let wrong = s7rt::plc::cpu::scramble("secreT");
+    let (p, _) = ud_parts(&h.feed(&password(&wrong)));
+    assert_eq!(&p[10..12], &[0xD6, 0x02]);
+    assert_eq!(ack_data(&h.feed(&write)), &[0x03]);
+    let right = s7rt::plc::cpu::scramble("secret");
+    let (p, _) = ud_parts(&h.feed(&password(&right)));
+    assert_eq!(&p[10..12], &[0, 0]);
+    assert_eq!(ack_data(&h.feed(&write)), &[0xFF]);
+    let (s, _) = szl_stream(&mut h, 0x0232, 4);
+    assert_eq!(&s[4..14], &hex("0004 0001 0002 0001 0002")[..]);
+    // Clear: protected again; clearing twice says there is nothing to clear.
+    let clear = ud(10, &hex("0001120411450200"), &hex("0a000000"));
+    let (p, _) = ud_parts(&h.feed(&clear));
+    assert_eq!(&p[10..12], &[0, 0]);
+    assert_eq!(ack_data(&h.feed(&write)), &[0x03]);
+    let (p, _) = ud_parts(&h.feed(&clear));
+    assert_eq!(&p[10..12], &[0xD6, 0x04]);
+}
+
+#[test]
+fn protection_level_3_refuses_reads_and_upload_too() {
+    let mut h = protected_harness(3);
+    let read = job(3, &read_params(&[item(0x02, 1, 1, 0x84, 0, 0)]), &[]);
+    assert_eq!(ack_data(&h.feed(&read)), &[0x03, 0, 0, 0]);
+    let start = hex("1d0000000000000009 5f3041303030303141");
+    assert_eq!(header_error(&h.feed(&job(4, &start, &[]))), 0xD241);
+}
+
+#[test]
+fn full_upload_of_db1_returns_header_current_content_interface_and_footer() {
+    let mut h = Harness::new(LIMITS);
+    h.connect(240);
+    let start = h.feed(&job(1, &hex("1d0000000000000009 5f3041303030303141"), &[]));
+    let p = &s7(&start)[12..];
+    assert_eq!(&p[..7], &[0x1D, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(&p[8..16], b"\x070001116");
+    let id = p[7];
+    let mut block = Vec::new();
+    let mut parts = 0;
+    loop {
+        let ans = h.feed(&job(2, &[0x1E, 0, 0, 0, 0, 0, 0, id], &[]));
+        let s = s7(&ans);
+        assert!(s.len() <= 240);
+        let d = &s[14..];
+        let n = u16::from_be_bytes([d[0], d[1]]) as usize;
+        assert_eq!(&d[2..4], &[0x00, 0xFB]);
+        assert_eq!(d.len(), 4 + n);
+        block.extend_from_slice(&d[4..]);
+        parts += 1;
+        if s[13] == 0 {
+            break;
+        }
+        assert_eq!(s[13], 1);
+    }
+    assert!(parts > 1);
+    assert_eq!(block.len(), 1116);
+    assert_eq!(&block[..2], b"pp");
+    assert_eq!(&block[4..8], &[0x05, 0x0A, 0x00, 0x01]);
+    assert_eq!(&block[8..12], &1116u32.to_be_bytes());
+    assert_eq!(&block[34..36], &1024u16.to_be_bytes());
+    let db1: Vec<u8> = (0..1024).map(|i| i as u8).collect();
+    assert_eq!(&block[36..36 + 1024], &db1[..]);
+    let end = h.feed(&job(3, &[0x1F, 0, 0, 0, 0, 0, 0, id], &[]));
+    assert_eq!(end, hex("03000014 02f080 32030000 0003 0001 0000 0000 1f"));
+    // The id is gone after end upload.
+    let again = h.feed(&job(4, &[0x1E, 0, 0, 0, 0, 0, 0, id], &[]));
+    assert_eq!(header_error(&again), 0x8104);
+    let missing = h.feed(&job(5, &hex("1d0000000000000009 5f3041303039393941"), &[]));
+    assert_eq!(header_error(&missing), 0xD209);
+    let download = h.feed(&job(6, &hex("1a0000000000000009 5f3041303030303141"), &[]));
+    assert_eq!(header_error(&download), 0xD241);
+}
+
+#[test]
+fn block_list_of_many_dbs_continues_over_several_answers() {
+    let spec = s7rt::plc::ImageSpec {
+        dbs: (1..=120)
+            .map(|n| s7rt::plc::DbSpec {
+                number: n * 2,
+                size: 4,
+                read_only: false,
+            })
+            .collect(),
+        inputs: 1,
+        outputs: 1,
+        flags: 1,
+        timers: 1,
+        counters: 1,
+    };
+    let mut h = Harness::with_image(LIMITS, s7rt::plc::Image::new(&spec));
+    h.connect(240);
+    let first = h.feed(&ud(1, &hex("0001120411430200"), &hex("ff0900023041")));
+    let (p, d) = ud_parts(&first);
+    let mut numbers: Vec<u16> = d[4..]
+        .chunks(4)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    assert_eq!(numbers.len(), (240 - 32) / 4);
+    let (seq, mut more) = (p[7], p[9]);
+    while more == 1 {
+        let mut fp = hex("000112081143020000000000");
+        fp[7] = seq;
+        let next = h.feed(&ud(2, &fp, &hex("0a000000")));
+        let (p, d) = ud_parts(&next);
+        numbers.extend(d[4..].chunks(4).map(|c| u16::from_be_bytes([c[0], c[1]])));
+        more = p[9];
+    }
+    assert_eq!(numbers, (1..=120).map(|n| n * 2).collect::<Vec<u16>>());
+    // Block info of DB240 and of a missing DB.
+    let info = h.feed(&ud(
+        3,
+        &hex("0001120411430300"),
+        &hex("ff090008 3041 3030323430 41"),
+    ));
+    let (p, d) = ud_parts(&info);
+    assert_eq!(&p[10..12], &[0, 0]);
+    assert_eq!(&d[..8], &hex("ff09004e 3041 004a")[..]);
+    assert_eq!(&d[16..18], &[0, 240]);
+    let none = h.feed(&ud(
+        4,
+        &hex("0001120411430300"),
+        &hex("ff090008 3041 3030303031 41"),
+    ));
+    assert_eq!(&ud_parts(&none).0[10..12], &[0xD2, 0x09]);
+    let fcs = h.feed(&ud(5, &hex("0001120411430200"), &hex("ff0900023043")));
+    assert_eq!(&ud_parts(&fcs).0[10..12], &[0xD2, 0x0E]);
+}
+
+#[test]
+fn connection_quota_and_rack_slot_refusals_send_a_disconnect_request() {
+    let mut h = Harness::new(LIMITS);
+    h.cpu = Cpu::new(
+        &CpuSpec {
+            personality: Personality::s7_300(),
+            password: None,
+            protection_level: 1,
+            accept_any_slot: false,
+            quotas: [1, 0, 1],
+            max_connections: 8,
+            blocks: Vec::new(),
+        },
+        GOLDEN_WALL_MS,
+    );
+    // Rack 0 slot 1 is not where an S7-300 CPU sits: DR reason 3 (address unknown).
+    let dr = h.feed(&cr(0x0A, [0x01, 0x01]));
+    assert_eq!(dr, hex("0300000b 06 80 0001 0000 03"));
+    assert!(h.closed.is_some());
+    let mut h2 = Harness::new(LIMITS);
+    h2.cpu = std::mem::replace(&mut h.cpu, Cpu::for_tests(0));
+    assert_eq!(h2.feed(&cr(0x0A, [0x01, 0x02])).len(), 22, "PG to slot 2");
+    let mut h3 = Harness::new(LIMITS);
+    h3.cpu = std::mem::replace(&mut h2.cpu, Cpu::for_tests(0));
+    // Second PG: quota 1 exhausted → DR reason 1; OP quota 0.
+    assert_eq!(
+        h3.feed(&cr(0x0A, [0x01, 0x02])),
+        hex("0300000b 06 80 0001 0000 01")
+    );
+    let mut h4 = Harness::new(LIMITS);
+    h4.cpu = std::mem::replace(&mut h3.cpu, Cpu::for_tests(0));
+    assert_eq!(
+        h4.feed(&cr(0x0A, [0x02, 0x02])),
+        hex("0300000b 06 80 0001 0000 01")
+    );
+    // The first PG connection closes: its place is free again.
+    h2.session.release(&mut h4.cpu);
+    let mut h5 = Harness::new(LIMITS);
+    h5.cpu = std::mem::replace(&mut h4.cpu, Cpu::for_tests(0));
+    assert_eq!(h5.feed(&cr(0x0A, [0x01, 0x02])).len(), 22);
+    assert_eq!(h5.cpu.open_connections(), [1, 0, 0]);
+}
