@@ -95,6 +95,10 @@ for entry in "${SUITES[@]}"; do
     step "interop: $name" "${argv[@]:1}"
 done
 
+# The jitter bench's smoke run (a few seconds, no targets asserted) keeps the bench from
+# rotting; its report goes to target/bench-smoke/.
+step "bench smoke (cargo bench --bench jitter -- --smoke)" cargo bench --profile dev --bench jitter -- --smoke
+
 step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
 
 section "summary ($((SECONDS - START)) s)"

@@ -74,7 +74,23 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs bench targets without it,
+    // and a measurement has no place there (the CI smoke run is explicit in scripts/test.sh).
+    if !args.iter().any(|a| a == "--bench") {
+        println!("jitter: a benchmark; run it with `cargo bench --bench jitter [-- --smoke]`");
+        return std::process::ExitCode::SUCCESS;
+    }
     s7rt::server::set_thread_alloc_counter(thread_allocs);
+    // Hold the PM QoS request for the whole run, as cyclictest does for itself: without it
+    // the floor and Snap7 phases would pay deep C-state exits that s7rtd (which holds it
+    // while serving) does not, and the ratios would flatter s7rtd.
+    let _dma = match s7rt::rt::hold_dma_latency() {
+        Ok(f) => Some(f),
+        Err(m) => {
+            eprintln!("jitter bench: {m}; all phases run without it");
+            None
+        }
+    };
     match phases::run(&args) {
         Ok(dir) => {
             println!("report written to {}", dir.display());

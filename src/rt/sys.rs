@@ -7,6 +7,7 @@
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Calls a libc function and maps a `-1` result to the thread's errno.
@@ -63,18 +64,32 @@ pub fn epoll_wait(
     match err.raw_os_error() {
         Some(libc::EINTR) => Ok(0),
         Some(libc::ENOSYS) => {
-            let ms = timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
-            // SAFETY: as above.
-            let r = unsafe { libc::epoll_wait(epfd.as_raw_fd(), events.as_mut_ptr(), max, ms) };
-            match r {
-                r if r >= 0 => Ok(r as usize),
-                _ => match io::Error::last_os_error() {
-                    e if e.raw_os_error() == Some(libc::EINTR) => Ok(0),
-                    e => Err(e),
-                },
-            }
+            // Remembered, so a kernel (or valgrind) without epoll_pwait2 costs one failed
+            // call in the process's lifetime, not one per loop turn.
+            PWAIT2_MISSING.store(true, Ordering::Relaxed);
+            epoll_wait_ms(epfd, events, timeout)
         }
         _ => Err(err),
+    }
+}
+
+static PWAIT2_MISSING: AtomicBool = AtomicBool::new(false);
+
+fn epoll_wait_ms(
+    epfd: &OwnedFd,
+    events: &mut [libc::epoll_event],
+    timeout: Duration,
+) -> io::Result<usize> {
+    let ms = timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
+    let max = events.len().min(i32::MAX as usize) as i32;
+    // SAFETY: `events` is a valid writable array of `max` entries.
+    let r = unsafe { libc::epoll_wait(epfd.as_raw_fd(), events.as_mut_ptr(), max, ms) };
+    match r {
+        r if r >= 0 => Ok(r as usize),
+        _ => match io::Error::last_os_error() {
+            e if e.raw_os_error() == Some(libc::EINTR) => Ok(0),
+            e => Err(e),
+        },
     }
 }
 
