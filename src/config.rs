@@ -389,7 +389,13 @@ impl Config {
             allow_delete: c.allow_delete,
             staging_len: match c.allow_download {
                 // Read-only DBs refuse downloads: only writable ones need room.
-                true => self.db.iter().filter(|d| !d.read_only).map(|d| d.size).max().unwrap_or(0),
+                true => self
+                    .db
+                    .iter()
+                    .filter(|d| !d.read_only)
+                    .map(|d| d.size)
+                    .max()
+                    .unwrap_or(0),
                 false => 0,
             },
         })

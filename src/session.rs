@@ -7,16 +7,20 @@
 //! Phases: waiting for the COTP connection request → COTP connected (only Setup
 //! Communication is served) → established (negotiated PDU; every job answered once, with the
 //! client's PDU reference echoed).
+//!
+//! During a block download the roles reverse (PROTOCOL.md §10): after answering the client's
+//! request download, the session itself sends jobs (`1B`, `1C`, with its own PDU references)
+//! behind its answer, and takes the client's Ack_Data answers to them as input.
 
 use std::time::{Duration, Instant};
 
 use crate::events::{CloseReason, Event, EventSink};
 use crate::plc::diag::event_id;
 use crate::plc::{Cpu, Memory, Now};
-use crate::service::conn::ConnState;
+use crate::service::conn::{self as download_state, ConnState};
 use crate::service::userdata::{Ctx, UdAnswer};
 use crate::service::{
-    control, read_var, upload, userdata as ud_service, write_var, Answer, JobError,
+    control, download, read_var, upload, userdata as ud_service, write_var, Answer, JobError,
 };
 use crate::wire::cotp::{self, ConnectConfirm, TpduCode};
 use crate::wire::s7::{self, Rosctr};
@@ -132,6 +136,9 @@ impl Session {
         if let Some(t) = self.conn.conn_type.take() {
             cpu.release(t);
         }
+        // A download not yet activated with `_INSE` dies with its connection.
+        cpu.staging.release(self.slot);
+        self.conn.download = None;
     }
 
     /// Writes to every page of the reassembly buffer (start-up prefault).
@@ -354,8 +361,53 @@ impl Session {
         self.pdu(part, ctx, tx)
     }
 
-    /// Answers one complete S7 PDU; returns the framed reply length.
+    /// Answers one complete S7 PDU and appends the job the CPU sends next during a download
+    /// (after the answer to request download, or in place of an answer to the client's
+    /// Ack_Data); returns the framed length of both.
     fn pdu<M: Memory, E: EventSink>(
+        &mut self,
+        pdu: &[u8],
+        ctx: &mut Ctx<'_, M, E>,
+        tx: &mut [u8],
+    ) -> usize {
+        let reply = self.answer_pdu(pdu, ctx, tx);
+        match ctx.conn.download.filter(|d| !d.sent) {
+            Some(d) => reply + self.send_job(d, ctx, tx.get_mut(reply..).unwrap_or_default()),
+            None => reply,
+        }
+    }
+
+    /// Sends the download job `d` (`1B` or `1C`) with a fresh PDU reference into `tx`.
+    fn send_job<M, E>(
+        &self,
+        d: download_state::Download,
+        ctx: &mut Ctx<'_, M, E>,
+        tx: &mut [u8],
+    ) -> usize {
+        let start = FRAME_OVERHEAD + s7::header_len(0x01);
+        let Some(plen) = tx
+            .get_mut(start..)
+            .and_then(|p| download::job_params(&d, ctx, p))
+        else {
+            return 0;
+        };
+        let pdu_ref = ctx.conn.next_job_ref();
+        let Some(hl) = tx
+            .get_mut(FRAME_OVERHEAD..)
+            .and_then(|h| s7::emit_header(h, Rosctr::Job, pdu_ref, plen, 0, HeaderError::NONE))
+        else {
+            return 0;
+        };
+        ctx.conn.download = Some(download_state::Download {
+            pdu_ref,
+            sent: true,
+            ..d
+        });
+        self.frame(tx, hl + plen)
+    }
+
+    /// Answers one complete S7 PDU; returns the framed reply length.
+    fn answer_pdu<M: Memory, E: EventSink>(
         &mut self,
         pdu: &[u8],
         ctx: &mut Ctx<'_, M, E>,
@@ -404,11 +456,25 @@ impl Session {
                     upload::START => upload::start(p, ctx, body),
                     upload::UPLOAD => upload::upload(p, ctx, body),
                     upload::END => upload::end(p, ctx, body),
-                    // Request download, download block, download ended: refused as a
-                    // protected CPU refuses them.
-                    0x1A..=0x1C => Err(control::PROTECTED.into()),
+                    download::REQUEST => download::request(p, ctx, body),
+                    // Download block and download ended are jobs the CPU sends, never
+                    // serves; without download they are refused like request download.
+                    download::BLOCK | download::ENDED if !ctx.cpu.download_allowed() => {
+                        Err(control::PROTECTED.into())
+                    }
                     _ => Err(HeaderError::NOT_IMPLEMENTED.into()),
                 }
+            }
+            // The client's answer to the CPU's own download job: consumed, no reply (the
+            // next job, if any, follows in `pdu`).
+            (Rosctr::AckData, _)
+                if ctx
+                    .conn
+                    .download
+                    .is_some_and(|d| d.sent && d.pdu_ref == header.pdu_ref()) =>
+            {
+                download::answer(header.error(), header.params(), header.data(), ctx);
+                return 0;
             }
             (Rosctr::Userdata, _) => return self.userdata(&header, ctx, tx),
             _ => Err(HeaderError::NOT_IMPLEMENTED.into()),

@@ -239,8 +239,14 @@ mod tests {
     fn deleted_db_is_missing_until_replaced_with_data_of_its_size() {
         let mut img = Image::new(&spec());
         img.delete_db(1).unwrap();
-        assert_eq!(img.area(Area::DataBlock, 1).err(), Some(ItemError::NoSuchObject));
-        assert_eq!(img.area_mut(Area::DataBlock, 1).err(), Some(ItemError::NoSuchObject));
+        assert_eq!(
+            img.area(Area::DataBlock, 1).err(),
+            Some(ItemError::NoSuchObject)
+        );
+        assert_eq!(
+            img.area_mut(Area::DataBlock, 1).err(),
+            Some(ItemError::NoSuchObject)
+        );
         assert_eq!(img.delete_db(1), Err(ItemError::NoSuchObject));
         assert_eq!(img.db_capacity(1), Ok(65535));
         assert_eq!(img.replace_db(1, &[1, 2]), Err(ItemError::SizeMismatch));

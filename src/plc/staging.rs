@@ -118,6 +118,11 @@ impl Staging {
         self.received
     }
 
+    /// Every announced byte has arrived.
+    pub fn all_received(&self) -> bool {
+        self.received >= self.load_len
+    }
+
     /// True while `slot` is receiving a block.
     pub fn receiving(&self, slot: u16) -> bool {
         self.state == State::Receiving && self.owner == slot
