@@ -327,3 +327,31 @@ fn protection_level_2_refuses_download_even_when_allowed() {
     assert_eq!(header_error(&r), 0xD241);
     assert_eq!(header_error(&h.feed(&job(2, &pi("_DELE", 2), &[]))), 0xD241);
 }
+
+#[test]
+fn malformed_answers_to_download_block_end_the_download_with_8003() {
+    let mut h = harness(true);
+    let blk = block(2, &[0x11; 2048]);
+    let good = block_answer(0, true, &blk[..100]);
+    let mut bad_len = good.clone();
+    bad_len[7 + 14] = 0x63; // length field 99 for 100 bytes
+    let mut bad_marker = good.clone();
+    bad_marker[7 + 17] = 0xFC;
+    let mut bad_function = good.clone();
+    bad_function[7 + 12] = 0x1E;
+    let mut with_error = good.clone();
+    with_error[7 + 10..7 + 12].copy_from_slice(&[0x81, 0x04]);
+    for answer in [bad_len, bad_marker, bad_function, with_error] {
+        let first = h.feed(&job(0x0500, &request(2, blk.len(), 2048), &[]));
+        let job_ref = u16::from_be_bytes([first[20 + 11], first[20 + 12]]);
+        let mut answer = answer;
+        answer[11..13].copy_from_slice(&job_ref.to_be_bytes());
+        let r = h.feed(&answer);
+        assert_eq!(r, cpu_job(job_ref + 1, 0x1C, 0x8003, 2), "{answer:02x?}");
+        assert_eq!(h.feed(&ended_answer(job_ref + 1)), Vec::<u8>::new());
+        assert_eq!(header_error(&h.feed(&job(9, &pi("_INSE", 2), &[]))), 0xD209);
+    }
+    // An Ack_Data nobody asked for is answered like any unknown PDU.
+    let stray = h.feed(&block_answer(0x4242, false, &[1, 2]));
+    assert_eq!(stray, hex("03000013 02f080 32020000 4242 0000 0000 8104"));
+}
