@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::events::{CloseReason, Event, EventSink};
 use crate::plc::diag::event_id;
 use crate::plc::{Cpu, Memory, Now};
-use crate::service::conn::{self as download_state, ConnState};
+use crate::service::conn::ConnState;
 use crate::service::userdata::{Ctx, UdAnswer};
 use crate::service::{
     control, download, read_var, upload, userdata as ud_service, write_var, Answer, JobError,
@@ -371,39 +371,19 @@ impl Session {
         tx: &mut [u8],
     ) -> usize {
         let reply = self.answer_pdu(pdu, ctx, tx);
-        match ctx.conn.download.filter(|d| !d.sent) {
-            Some(d) => reply + self.send_job(d, ctx, tx.get_mut(reply..).unwrap_or_default()),
-            None => reply,
+        match ctx.conn.download.is_some_and(|d| !d.sent) {
+            true => reply + self.send_job(ctx, tx.get_mut(reply..).unwrap_or_default()),
+            false => reply,
         }
     }
 
-    /// Sends the download job `d` (`1B` or `1C`) with a fresh PDU reference into `tx`.
-    fn send_job<M, E>(
-        &self,
-        d: download_state::Download,
-        ctx: &mut Ctx<'_, M, E>,
-        tx: &mut [u8],
-    ) -> usize {
-        let start = FRAME_OVERHEAD + s7::header_len(0x01);
-        let Some(plen) = tx
-            .get_mut(start..)
-            .and_then(|p| download::job_params(&d, ctx, p))
-        else {
-            return 0;
-        };
-        let pdu_ref = ctx.conn.next_job_ref();
-        let Some(hl) = tx
+    /// Sends the next download job (`1B` or `1C`) into `tx`, framed.
+    fn send_job<M, E>(&self, ctx: &mut Ctx<'_, M, E>, tx: &mut [u8]) -> usize {
+        let len = tx
             .get_mut(FRAME_OVERHEAD..)
-            .and_then(|h| s7::emit_header(h, Rosctr::Job, pdu_ref, plen, 0, HeaderError::NONE))
-        else {
-            return 0;
-        };
-        ctx.conn.download = Some(download_state::Download {
-            pdu_ref,
-            sent: true,
-            ..d
-        });
-        self.frame(tx, hl + plen)
+            .and_then(|b| download::emit_job(ctx, b))
+            .unwrap_or(0);
+        self.frame(tx, len)
     }
 
     /// Answers one complete S7 PDU; returns the framed reply length.

@@ -32,6 +32,7 @@ use crate::service::conn::{Download, DownloadStep};
 use crate::service::control::PROTECTED;
 use crate::service::userdata::Ctx;
 use crate::service::{Answer, JobError};
+use crate::wire::s7::{self, Rosctr};
 use crate::wire::HeaderError;
 
 /// Job function request download (client → CPU).
@@ -145,9 +146,25 @@ pub fn request<M: Memory, E: EventSink>(
     })
 }
 
-/// Writes the parameter of the job the CPU sends next (`1B` or `1C`) into `out`; returns
-/// its length ([`JOB_PARAM_LEN`]).
-pub fn job_params<M, E>(d: &Download, ctx: &Ctx<'_, M, E>, out: &mut [u8]) -> Option<usize> {
+/// Writes the job the CPU sends next (`1B` or `1C`, header and parameter, with a fresh PDU
+/// reference) into `out` and marks it sent; returns the PDU length.
+pub fn emit_job<M, E>(ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> Option<usize> {
+    let d = ctx.conn.download.filter(|d| !d.sent)?;
+    let hl = s7::header_len(0x01);
+    let plen = job_params(&d, ctx, out.get_mut(hl..)?)?;
+    let pdu_ref = ctx.conn.next_job_ref();
+    s7::emit_header(out, Rosctr::Job, pdu_ref, plen, 0, HeaderError::NONE)?;
+    ctx.conn.download = Some(Download {
+        pdu_ref,
+        sent: true,
+        ..d
+    });
+    Some(hl + plen)
+}
+
+/// Writes the parameter of download job `d` into `out`; returns its length
+/// ([`JOB_PARAM_LEN`]).
+fn job_params<M, E>(d: &Download, ctx: &Ctx<'_, M, E>, out: &mut [u8]) -> Option<usize> {
     let p = out.get_mut(..JOB_PARAM_LEN)?;
     let (sub, number) = ctx.cpu.staging.block();
     p.fill(0);
