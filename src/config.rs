@@ -67,6 +67,11 @@ pub struct CpuConfig {
     pub max_basic: Option<u16>,
     /// Blocks other than DBs the CPU reports (`{ type = "OB", number = 1 }`).
     pub block: Vec<BlockConfig>,
+    /// Clients may download DBs (a downloaded DB replaces the configured DB of the same
+    /// number and size). Off: refused like a protected CPU refuses it (0xD241).
+    pub allow_download: bool,
+    /// Clients may delete DBs (PI `_DELE`). Off: refused with 0xD241.
+    pub allow_delete: bool,
 }
 
 /// One `[[cpu.block]]` entry.
@@ -92,6 +97,8 @@ impl Default for CpuConfig {
             max_op: None,
             max_basic: None,
             block: Vec::new(),
+            allow_download: false,
+            allow_delete: false,
         }
     }
 }
@@ -408,6 +415,19 @@ impl Config {
             ],
             max_connections: all,
             blocks,
+            allow_download: c.allow_download,
+            allow_delete: c.allow_delete,
+            staging_len: match c.allow_download {
+                // Read-only DBs refuse downloads: only writable ones need room.
+                true => self
+                    .db
+                    .iter()
+                    .filter(|d| !d.read_only)
+                    .map(|d| d.size)
+                    .max()
+                    .unwrap_or(0),
+                false => 0,
+            },
         })
     }
 

@@ -132,6 +132,22 @@ pub enum Event {
         /// Bytes of the block.
         len: u32,
     },
+    /// A client's downloaded DB replaced the DB's content (PI `_INSE`).
+    Download {
+        /// Connection slot.
+        slot: u16,
+        /// DB number.
+        db: u16,
+        /// Bytes of the DB.
+        len: u32,
+    },
+    /// A client deleted a DB (PI `_DELE`).
+    BlockDeleted {
+        /// Connection slot.
+        slot: u16,
+        /// DB number.
+        db: u16,
+    },
     /// A COTP connection request was refused (rack/slot, type or quota).
     ConnectionRefused {
         /// Connection slot.

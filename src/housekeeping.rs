@@ -44,6 +44,10 @@ pub fn log_event(e: &Event) {
         },
         Event::PasswordCleared { slot } => log::info!("slot {slot}: session password cleared"),
         Event::Upload { slot, db, len } => log::info!("slot {slot}: uploaded DB{db} ({len} bytes)"),
+        Event::Download { slot, db, len } => {
+            log::warn!("slot {slot}: downloaded DB{db} ({len} bytes) replaced its content")
+        }
+        Event::BlockDeleted { slot, db } => log::warn!("slot {slot}: deleted DB{db}"),
         Event::ConnectionRefused { slot, tsap, reason } => {
             log::warn!("slot {slot}: connection to TSAP {tsap:#06x} refused: {reason:?}")
         }

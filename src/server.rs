@@ -89,7 +89,8 @@ impl Server {
         let queue = EventQueue::new(cfg.event_queue);
         let control = Arc::new(Control::default());
         let cpu_spec = cfg.cpu_spec().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let cpu = Cpu::new(&cpu_spec, Now::read().wall_ms);
+        let mut cpu = Cpu::new(&cpu_spec, Now::read().wall_ms);
+        cpu.staging.prefault();
         let mut event_loop = EventLoop::new(
             listener,
             image,

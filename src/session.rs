@@ -7,6 +7,10 @@
 //! Phases: waiting for the COTP connection request → COTP connected (only Setup
 //! Communication is served) → established (negotiated PDU; every job answered once, with the
 //! client's PDU reference echoed).
+//!
+//! During a block download the roles reverse (PROTOCOL.md §10): after answering the client's
+//! request download, the session itself sends jobs (`1B`, `1C`, with its own PDU references)
+//! behind its answer, and takes the client's Ack_Data answers to them as input.
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +20,7 @@ use crate::plc::{Cpu, Memory, Now};
 use crate::service::conn::ConnState;
 use crate::service::userdata::{Ctx, UdAnswer};
 use crate::service::{
-    control, read_var, upload, userdata as ud_service, write_var, Answer, JobError,
+    control, download, read_var, upload, userdata as ud_service, write_var, Answer, JobError,
 };
 use crate::wire::cotp::{self, ConnectConfirm, TpduCode};
 use crate::wire::s7::{self, Rosctr};
@@ -132,6 +136,9 @@ impl Session {
         if let Some(t) = self.conn.conn_type.take() {
             cpu.release(t);
         }
+        // A download not yet activated with `_INSE` dies with its connection.
+        cpu.staging.release(self.slot);
+        self.conn.download = None;
     }
 
     /// Writes to every page of the reassembly buffer (start-up prefault).
@@ -354,8 +361,33 @@ impl Session {
         self.pdu(part, ctx, tx)
     }
 
-    /// Answers one complete S7 PDU; returns the framed reply length.
+    /// Answers one complete S7 PDU and appends the job the CPU sends next during a download
+    /// (after the answer to request download, or in place of an answer to the client's
+    /// Ack_Data); returns the framed length of both.
     fn pdu<M: Memory, E: EventSink>(
+        &mut self,
+        pdu: &[u8],
+        ctx: &mut Ctx<'_, M, E>,
+        tx: &mut [u8],
+    ) -> usize {
+        let reply = self.answer_pdu(pdu, ctx, tx);
+        match ctx.conn.download.is_some_and(|d| !d.sent) {
+            true => reply + self.send_job(ctx, tx.get_mut(reply..).unwrap_or_default()),
+            false => reply,
+        }
+    }
+
+    /// Sends the next download job (`1B` or `1C`) into `tx`, framed.
+    fn send_job<M, E>(&self, ctx: &mut Ctx<'_, M, E>, tx: &mut [u8]) -> usize {
+        let len = tx
+            .get_mut(FRAME_OVERHEAD..)
+            .and_then(|b| download::emit_job(ctx, b))
+            .unwrap_or(0);
+        self.frame(tx, len)
+    }
+
+    /// Answers one complete S7 PDU; returns the framed reply length.
+    fn answer_pdu<M: Memory, E: EventSink>(
         &mut self,
         pdu: &[u8],
         ctx: &mut Ctx<'_, M, E>,
@@ -404,11 +436,25 @@ impl Session {
                     upload::START => upload::start(p, ctx, body),
                     upload::UPLOAD => upload::upload(p, ctx, body),
                     upload::END => upload::end(p, ctx, body),
-                    // Request download, download block, download ended: refused as a
-                    // protected CPU refuses them.
-                    0x1A..=0x1C => Err(control::PROTECTED.into()),
+                    download::REQUEST => download::request(p, ctx, body),
+                    // Download block and download ended are jobs the CPU sends, never
+                    // serves; without download they are refused like request download.
+                    download::BLOCK | download::ENDED if !ctx.cpu.download_allowed() => {
+                        Err(control::PROTECTED.into())
+                    }
                     _ => Err(HeaderError::NOT_IMPLEMENTED.into()),
                 }
+            }
+            // The client's answer to the CPU's own download job: consumed, no reply (the
+            // next job, if any, follows in `pdu`).
+            (Rosctr::AckData, _)
+                if ctx
+                    .conn
+                    .download
+                    .is_some_and(|d| d.sent && d.pdu_ref == header.pdu_ref()) =>
+            {
+                download::answer(header.error(), header.params(), header.data(), ctx);
+                return 0;
             }
             (Rosctr::Userdata, _) => return self.userdata(&header, ctx, tx),
             _ => Err(HeaderError::NOT_IMPLEMENTED.into()),

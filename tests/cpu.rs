@@ -31,6 +31,9 @@ fn golden_cpu() -> Cpu {
             quotas: [8; 3],
             max_connections: 32,
             blocks: Vec::new(),
+            allow_download: false,
+            allow_delete: false,
+            staging_len: 0,
         },
         GOLDEN_WALL_MS,
     )
@@ -383,6 +386,9 @@ fn protected_harness(level: u8) -> Harness {
             quotas: [8; 3],
             max_connections: 8,
             blocks: Vec::new(),
+            allow_download: false,
+            allow_delete: false,
+            staging_len: 0,
         },
         GOLDEN_WALL_MS,
     );
@@ -553,6 +559,9 @@ fn connection_quota_and_rack_slot_refusals_send_a_disconnect_request() {
             quotas: [1, 0, 1],
             max_connections: 8,
             blocks: Vec::new(),
+            allow_download: false,
+            allow_delete: false,
+            staging_len: 0,
         },
         GOLDEN_WALL_MS,
     );

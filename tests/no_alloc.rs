@@ -165,6 +165,111 @@ fn session_serves_ten_thousand_requests_without_allocating_or_faulting() {
     assert_eq!(f1 - f0, 0, "minor page faults on the request path");
 }
 
+/// One download as Snap7's client runs it (PROTOCOL.md §10): request download of DB2,
+/// the answers to the CPU's `1B` jobs (parts of PDU − 18 bytes) and `1C` job, `_INSE`, then
+/// `_DELE` (the next round's download re-inserts the DB).
+#[test]
+fn session_download_insert_and_delete_allocate_nothing() {
+    let mut h = Harness::new(LIMITS);
+    h.cpu = s7rt::plc::Cpu::new(
+        &s7rt::plc::CpuSpec {
+            personality: s7rt::plc::Personality::s7_300(),
+            password: None,
+            protection_level: 1,
+            accept_any_slot: true,
+            quotas: [8; 3],
+            max_connections: 8,
+            blocks: Vec::new(),
+            allow_download: true,
+            allow_delete: true,
+            staging_len: 2048,
+        },
+        GOLDEN_WALL_MS,
+    );
+    h.connect(480);
+    let load = 36 + 2048 + 20 + 36;
+    let mut block = vec![0u8; load];
+    block[0..6].copy_from_slice(&[0x70, 0x70, 0x01, 0x01, 0x05, 0x0A]);
+    block[6..8].copy_from_slice(&2u16.to_be_bytes());
+    block[8..12].copy_from_slice(&(load as u32).to_be_bytes());
+    block[34..36].copy_from_slice(&2048u16.to_be_bytes());
+    let mut request = hex("1a 00 0100 00000000 09");
+    request.extend_from_slice(b"_0A00002P\x0d1002140002048");
+    let request = job(1, &request, &[]);
+    let parts: Vec<Vec<u8>> = block
+        .chunks(480 - 18)
+        .enumerate()
+        .map(|(i, c)| {
+            let more = (i + 1) * (480 - 18) < load;
+            let mut p = hex("32030000 0000 0002");
+            p.extend_from_slice(&(4 + c.len() as u16).to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0x1B, u8::from(more)]);
+            p.extend_from_slice(&(c.len() as u16).to_be_bytes());
+            p.extend_from_slice(&[0x00, 0xFB]);
+            p.extend_from_slice(c);
+            dt(&p)
+        })
+        .collect();
+    let ended = dt(&hex("32030000 0000 0001 0000 0000 1c"));
+    let insert = job(
+        2,
+        &hex("28000000000000fd000a0100304130303030325005 5f494e5345"),
+        &[],
+    );
+    let delete = job(
+        3,
+        &hex("28000000000000fd000a0100304130303030324205 5f44454c45"),
+        &[],
+    );
+    let mut tx = vec![0u8; 2 * LIMITS.max_reply_len()];
+    let mut events = s7rt::events::NoEvents;
+    let mut cycle = |h: &mut Harness, tx: &mut [u8], parts: &mut [Vec<u8>], ended: &mut [u8]| {
+        let mut serve = |h: &mut Harness, tx: &mut [u8], req: &[u8]| {
+            let step = h.session.handle_rx(
+                s7rt::plc::Now {
+                    mono: h.now,
+                    wall_ms: h.wall_ms,
+                },
+                req,
+                &mut h.image,
+                &mut h.cpu,
+                tx,
+                &mut events,
+            );
+            assert_eq!(step.consumed, req.len());
+            step.reply_len
+        };
+        // The CPU's job follows the 20-byte answer to 1A; its PDU reference is at 7 + 4.
+        let n = serve(h, tx, &request);
+        let mut job_ref = [tx[20 + 11], tx[20 + 12]];
+        for p in parts.iter_mut() {
+            assert_eq!(tx[20 + 17], 0x1B);
+            p[11..13].copy_from_slice(&job_ref);
+            let n = serve(h, tx, p);
+            assert_eq!(n, 35);
+            job_ref = [tx[11], tx[12]];
+            tx.copy_within(0..35, 20);
+        }
+        assert_eq!((n, tx[20 + 17], tx[20 + 19], tx[20 + 20]), (55, 0x1C, 0, 0));
+        ended[11..13].copy_from_slice(&job_ref);
+        assert_eq!(serve(h, tx, ended), 0);
+        assert_eq!(serve(h, tx, &insert), 20);
+        assert_eq!(tx[19], 0x28);
+        assert_eq!(serve(h, tx, &delete), 20);
+        assert_eq!(tx[19], 0x28);
+    };
+    let mut parts = parts;
+    let mut ended = ended;
+    cycle(&mut h, &mut tx, &mut parts, &mut ended); // warm-up
+    let (a0, (f0, _)) = (allocs(), s7rt::rt::sys::thread_faults());
+    for _ in 0..300 {
+        cycle(&mut h, &mut tx, &mut parts, &mut ended);
+    }
+    let (a1, (f1, _)) = (allocs(), s7rt::rt::sys::thread_faults());
+    assert_eq!(a1 - a0, 0, "allocations on the download path");
+    assert_eq!(f1 - f0, 0, "minor page faults on the download path");
+}
+
 fn rt_thread_minor_faults() -> u64 {
     for entry in std::fs::read_dir("/proc/self/task").unwrap() {
         let dir = entry.unwrap().path();

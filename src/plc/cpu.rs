@@ -7,6 +7,7 @@
 
 use super::diag::{event_id, DiagBuffer, DiagEntry};
 use super::personality::Personality;
+use super::staging::Staging;
 
 /// Operating mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +102,13 @@ pub struct CpuSpec {
     pub max_connections: u16,
     /// Blocks other than DBs the CPU reports (type, number).
     pub blocks: Vec<(BlockType, u16)>,
+    /// Clients may download DBs (jobs 0x1A–0x1C and PI `_INSE`); otherwise they are refused
+    /// like a protected CPU refuses them (0xD241).
+    pub allow_download: bool,
+    /// Clients may delete DBs (PI `_DELE`); otherwise refused with 0xD241.
+    pub allow_delete: bool,
+    /// Bytes of the download staging area (the largest DB's size; 0 without download).
+    pub staging_len: usize,
 }
 
 /// The CPU state.
@@ -119,6 +127,10 @@ pub struct Cpu {
     max_connections: u16,
     blocks: Box<[(BlockType, u16)]>,
     started_ms: i64,
+    allow_download: bool,
+    allow_delete: bool,
+    /// The download in progress (one per server).
+    pub staging: Staging,
     /// Diagnostic buffer.
     pub diag: DiagBuffer,
 }
@@ -148,6 +160,13 @@ impl Cpu {
             max_connections: spec.max_connections,
             blocks: blocks.into(),
             started_ms: wall_ms,
+            allow_download: spec.allow_download,
+            allow_delete: spec.allow_delete,
+            staging: Staging::new(if spec.allow_download {
+                spec.staging_len
+            } else {
+                0
+            }),
             diag: DiagBuffer::new(spec.personality.diag_entries),
         };
         cpu.log(event_id::POWER_ON, 0, 0, wall_ms);
@@ -166,9 +185,22 @@ impl Cpu {
                 quotas: [u16::MAX; 3],
                 max_connections: 32,
                 blocks: Vec::new(),
+                allow_download: false,
+                allow_delete: false,
+                staging_len: 0,
             },
             wall_ms,
         )
+    }
+
+    /// The configuration allows block download.
+    pub fn download_allowed(&self) -> bool {
+        self.allow_download
+    }
+
+    /// The configuration allows block deletion.
+    pub fn delete_allowed(&self) -> bool {
+        self.allow_delete
     }
 
     /// Current mode.

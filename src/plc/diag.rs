@@ -35,6 +35,10 @@ pub mod event_id {
     pub const CONNECTION_REFUSED: u16 = 0xA005;
     /// Memory compressed / RAM copied to ROM (s7rt).
     pub const MEMORY_SERVICE: u16 = 0xA006;
+    /// A downloaded block was activated (s7rt; info 1 = block number).
+    pub const DOWNLOAD: u16 = 0xA007;
+    /// A block was deleted (s7rt; info 1 = block number).
+    pub const DELETE: u16 = 0xA008;
     /// s7rt started (S7 0x4302 is logged after it).
     pub const POWER_ON: u16 = 0xA000;
 }

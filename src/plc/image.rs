@@ -38,6 +38,8 @@ pub struct ImageSpec {
 struct Db {
     number: u16,
     read_only: bool,
+    /// Deleted by a client (PI `_DELE`): answers as missing until a download re-inserts it.
+    deleted: bool,
     data: Box<[u8]>,
 }
 
@@ -61,6 +63,7 @@ impl Image {
             .map(|d| Db {
                 number: d.number,
                 read_only: d.read_only,
+                deleted: false,
                 data: vec![0; d.size].into(),
             })
             .collect();
@@ -75,10 +78,20 @@ impl Image {
         }
     }
 
-    fn db_index(&self, number: u16) -> Result<usize, ItemError> {
+    /// Index of a configured DB, deleted or not.
+    fn slot_index(&self, number: u16) -> Result<usize, ItemError> {
         self.dbs
             .binary_search_by_key(&number, |d| d.number)
             .map_err(|_| ItemError::NoSuchObject)
+    }
+
+    /// Index of a DB that exists (configured and not deleted).
+    fn db_index(&self, number: u16) -> Result<usize, ItemError> {
+        let i = self.slot_index(number)?;
+        match self.dbs[i].deleted {
+            true => Err(ItemError::NoSuchObject),
+            false => Ok(i),
+        }
     }
 
     /// DB numbers and sizes, in ascending order.
@@ -120,6 +133,32 @@ impl Memory for Image {
 
     fn db_at(&self, i: usize) -> Option<(u16, usize)> {
         self.dbs.get(i).map(|d| (d.number, d.data.len()))
+    }
+
+    fn db_capacity(&self, db: u16) -> Result<usize, ItemError> {
+        let d = &self.dbs[self.slot_index(db)?];
+        match d.read_only {
+            true => Err(ItemError::AccessDenied),
+            false => Ok(d.data.len()),
+        }
+    }
+
+    fn replace_db(&mut self, db: u16, data: &[u8]) -> Result<(), ItemError> {
+        if self.db_capacity(db)? != data.len() {
+            return Err(ItemError::SizeMismatch);
+        }
+        let i = self.slot_index(db)?;
+        let d = &mut self.dbs[i];
+        d.data.copy_from_slice(data);
+        d.deleted = false;
+        Ok(())
+    }
+
+    fn delete_db(&mut self, db: u16) -> Result<(), ItemError> {
+        self.db_capacity(db)?;
+        let i = self.db_index(db)?;
+        self.dbs[i].deleted = true;
+        Ok(())
     }
 
     fn area_mut(&mut self, area: Area, db: u16) -> Result<&mut [u8], ItemError> {
@@ -194,5 +233,28 @@ mod tests {
             Some(ItemError::AccessDenied)
         );
         assert!(img.area_mut(Area::DataBlock, 1).is_ok());
+    }
+
+    #[test]
+    fn deleted_db_is_missing_until_replaced_with_data_of_its_size() {
+        let mut img = Image::new(&spec());
+        img.delete_db(1).unwrap();
+        assert_eq!(
+            img.area(Area::DataBlock, 1).err(),
+            Some(ItemError::NoSuchObject)
+        );
+        assert_eq!(
+            img.area_mut(Area::DataBlock, 1).err(),
+            Some(ItemError::NoSuchObject)
+        );
+        assert_eq!(img.delete_db(1), Err(ItemError::NoSuchObject));
+        assert_eq!(img.db_capacity(1), Ok(65535));
+        assert_eq!(img.replace_db(1, &[1, 2]), Err(ItemError::SizeMismatch));
+        let data = vec![7u8; 65535];
+        img.replace_db(1, &data).unwrap();
+        assert_eq!(img.area(Area::DataBlock, 1).unwrap(), &data[..]);
+        assert_eq!(img.delete_db(7), Err(ItemError::AccessDenied));
+        assert_eq!(img.replace_db(7, &[0; 10]), Err(ItemError::AccessDenied));
+        assert_eq!(img.delete_db(2), Err(ItemError::NoSuchObject));
     }
 }

@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod diag;
 pub mod image;
 pub mod personality;
+pub mod staging;
 
 pub use clock::Now;
 pub use cpu::{BlockType, ConnType, Cpu, CpuSpec, Mode};
@@ -59,5 +60,25 @@ pub trait Memory {
     fn db_at(&self, i: usize) -> Option<(u16, usize)> {
         let _ = i;
         None
+    }
+    /// Size of the configured DB `db`, also while it is deleted: what a download must
+    /// match. `NoSuchObject` if no such DB is configured, `AccessDenied` if it is
+    /// read-only. The default knows no DB.
+    fn db_capacity(&self, db: u16) -> Result<usize, ItemError> {
+        let _ = db;
+        Err(ItemError::NoSuchObject)
+    }
+    /// Replaces the whole content of DB `db` (a downloaded block) and un-deletes it, in one
+    /// step. `SizeMismatch` if `data` is not exactly [`Memory::db_capacity`] bytes; nothing
+    /// changes on error. The default refuses.
+    fn replace_db(&mut self, db: u16, data: &[u8]) -> Result<(), ItemError> {
+        let _ = (db, data);
+        Err(ItemError::NoSuchObject)
+    }
+    /// Deletes DB `db`: reads, writes and the block functions treat it as missing until a
+    /// download re-inserts it. The default refuses.
+    fn delete_db(&mut self, db: u16) -> Result<(), ItemError> {
+        let _ = db;
+        Err(ItemError::NoSuchObject)
     }
 }

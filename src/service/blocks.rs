@@ -138,7 +138,9 @@ fn numbers<'a, M: Memory>(mem: &'a M, cpu: &'a Cpu, sub: u8) -> impl Iterator<It
     let dbs = (0..)
         .map_while(move |i| mem.db_at(i))
         .map(|(n, _)| n)
-        .filter(move |_| sub == 0x0A);
+        .filter(move |_| sub == 0x0A)
+        // A deleted DB (PI `_DELE`) is configured but not listed.
+        .filter(move |n| mem.area(Area::DataBlock, *n).is_ok());
     let declared = cpu
         .blocks()
         .iter()

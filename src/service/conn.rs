@@ -1,8 +1,10 @@
 //! Per-connection service state: what a client started and must be able to continue (SZL
-//! fragments, block-list continuation, an upload), its legitimation and connection type.
+//! fragments, block-list continuation, an upload, a download), its legitimation and
+//! connection type.
 //! Fixed size, kept inside the `Session`, reset with it.
 
 use crate::plc::ConnType;
+use crate::wire::HeaderError;
 
 /// Continuation of a fragmented SZL answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +45,28 @@ pub struct Upload {
     pub sent: usize,
 }
 
+/// Which job the CPU sends next in a download (PROTOCOL.md §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadStep {
+    /// `1B` download block: the client answers with the next part.
+    Block,
+    /// `1C` download ended.
+    Ended,
+}
+
+/// A download this connection runs: the CPU's outstanding job to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Download {
+    /// The job to send (or sent).
+    pub step: DownloadStep,
+    /// PDU reference of the job sent (the client's Ack_Data echoes it).
+    pub pdu_ref: u16,
+    /// The job was sent; waiting for the client's answer.
+    pub sent: bool,
+    /// Error code carried by the `1C` job (`0x0000` = block received whole).
+    pub error: HeaderError,
+}
+
 /// The state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConnState {
@@ -56,7 +80,10 @@ pub struct ConnState {
     pub blocks: Option<BlockCursor>,
     /// Upload in progress.
     pub upload: Option<Upload>,
+    /// Download in progress.
+    pub download: Option<Download>,
     counter: u8,
+    job_ref: u16,
 }
 
 impl ConnState {
@@ -64,5 +91,11 @@ impl ConnState {
     pub fn next_id(&mut self) -> u8 {
         self.counter = self.counter.wrapping_add(1).max(1);
         self.counter
+    }
+
+    /// A fresh non-zero PDU reference for a job the CPU sends to the client.
+    pub fn next_job_ref(&mut self) -> u16 {
+        self.job_ref = self.job_ref.wrapping_add(1).max(1);
+        self.job_ref
     }
 }

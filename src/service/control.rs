@@ -1,7 +1,8 @@
 //! PLC control (PROTOCOL.md §9): PLC stop (job 0x29) and PI services (job 0x28): hot start
 //! `P_PROGRAM`, cold start `P_PROGRAM "C "`, compress `_GARB`, copy RAM to ROM `_MODU`.
-//! Block insert/delete (`_INSE`, `_DELE`) are refused like a protected CPU refuses them;
-//! any other service name is unknown.
+//! Block insert/delete (`_INSE`, `_DELE`) are served by [`download`] when the configuration
+//! allows them, and otherwise refused like a protected CPU refuses them (`0xD241`); any other
+//! service name is unknown.
 //!
 //! Refusals with a reason Snap7's client decodes carry the function byte and a status byte
 //! in a 2-byte parameter (`29 07` already in STOP, `28 03` already in RUN). Which header
@@ -12,6 +13,7 @@ use crate::plc::cpu::Mode;
 use crate::plc::diag::event_id;
 use crate::plc::personality::OutputsInStop;
 use crate::plc::Memory;
+use crate::service::download;
 use crate::service::userdata::Ctx;
 use crate::service::{Answer, JobError};
 use crate::wire::var::Area;
@@ -37,8 +39,10 @@ pub enum PiService {
     Compress,
     /// Copy RAM to ROM.
     CopyRamToRom,
-    /// Insert or delete a block (download / delete).
-    BlockChange,
+    /// Insert (activate) a downloaded block.
+    Insert,
+    /// Delete a block.
+    Delete,
     /// Anything else.
     Unknown,
 }
@@ -46,18 +50,26 @@ pub enum PiService {
 /// Parses a PI service parameter: `28`, 7 unknown bytes, parameter block length (2),
 /// parameter block, name length (1), name.
 pub fn parse_pi(params: &[u8]) -> Option<PiService> {
+    parse_pi_block(params).map(|(s, _)| s)
+}
+
+/// Like [`parse_pi`], also returning the parameter block (for `_INSE`/`_DELE`: the block
+/// list).
+pub fn parse_pi_block(params: &[u8]) -> Option<(PiService, &[u8])> {
     let plen = usize::from(u16::from_be_bytes([*params.get(8)?, *params.get(9)?]));
     let block = params.get(10..10 + plen)?;
     let nlen = usize::from(*params.get(10 + plen)?);
     let name = params.get(11 + plen..11 + plen + nlen)?;
-    Some(match name {
+    let service = match name {
         b"P_PROGRAM" if block.first() == Some(&b'C') => PiService::ColdStart,
         b"P_PROGRAM" => PiService::HotStart,
         b"_GARB" => PiService::Compress,
         b"_MODU" => PiService::CopyRamToRom,
-        b"_INSE" | b"_DELE" => PiService::BlockChange,
+        b"_INSE" => PiService::Insert,
+        b"_DELE" => PiService::Delete,
         _ => PiService::Unknown,
-    })
+    };
+    Some((service, block))
 }
 
 fn ok(function: u8, out: &mut [u8]) -> Result<Answer, JobError> {
@@ -120,14 +132,17 @@ pub fn pi_service<M: Memory, E: EventSink>(
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],
 ) -> Result<Answer, JobError> {
-    let service = parse_pi(params).ok_or(JobError::from(HeaderError::NOT_IMPLEMENTED))?;
+    let (service, block) =
+        parse_pi_block(params).ok_or(JobError::from(HeaderError::NOT_IMPLEMENTED))?;
     if service == PiService::Unknown {
         return Err(HeaderError::NOT_IMPLEMENTED.into());
     }
-    if ctx.level() >= 2 || service == PiService::BlockChange {
+    if ctx.level() >= 2 {
         return Err(PROTECTED.into());
     }
     match service {
+        PiService::Insert => download::insert(block, ctx)?,
+        PiService::Delete => download::delete(block, ctx)?,
         PiService::HotStart | PiService::ColdStart => {
             if ctx.cpu.mode() == Mode::Run {
                 return Err(refuse(PI_SERVICE, 0x03, out));

@@ -7,6 +7,7 @@ pub mod blocks;
 pub mod clock;
 pub mod conn;
 pub mod control;
+pub mod download;
 pub mod read_var;
 pub mod security;
 pub mod szl;

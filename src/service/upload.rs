@@ -1,7 +1,7 @@
 //! Block upload (jobs 0x1D start upload, 0x1E upload, 0x1F end upload; PROTOCOL.md §10):
 //! a client gets a block in load-memory format (header 36, MC7 = a DB's current bytes,
 //! interface, footer 36), one PDU at a time, generated on the fly from the image. Download
-//! (0x1A–0x1C) is refused the way a protected CPU refuses it (`0xD241`).
+//! (0x1A–0x1C) is in [`crate::service::download`].
 //!
 //! The block is generated again for every part: a client write between two parts shows up
 //! in the later part (a real CPU copies from load memory, which clients cannot write).
