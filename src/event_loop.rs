@@ -43,6 +43,8 @@ struct Conn {
     tx_start: usize,
     tx_end: usize,
     writing: bool,
+    /// Complete requests are left in `rx` because TX filled up: answer them before reading.
+    backlog: bool,
 }
 
 /// Shared flags the RT thread exposes to other threads.
@@ -69,6 +71,9 @@ pub struct EventLoop<M: Memory> {
     pub telemetry: Box<Telemetry>,
     /// Where interval snapshots go, how often, and when the next one is due.
     reporting: Option<(Exchange, Duration, Instant)>,
+    /// Wall-clock time at a monotonic instant, re-read every cycle: requests derive the wall
+    /// time from their wake-up instead of reading a second clock each.
+    wall_base: (Instant, i64),
 }
 
 impl<M: Memory> EventLoop<M> {
@@ -104,6 +109,7 @@ impl<M: Memory> EventLoop<M> {
                 tx_start: 0,
                 tx_end: 0,
                 writing: false,
+                backlog: false,
             })
             .collect();
         let events = vec![libc::epoll_event { events: 0, u64: 0 }; cfg.max_connections + 1].into();
@@ -119,6 +125,10 @@ impl<M: Memory> EventLoop<M> {
             cfg,
             telemetry: Box::default(),
             reporting: None,
+            wall_base: {
+                let n = Now::read();
+                (n.mono, n.wall_ms)
+            },
         })
     }
 
@@ -219,6 +229,7 @@ impl<M: Memory> EventLoop<M> {
     /// Periodic work; returns true when the loop must stop.
     fn cycle(&mut self, now: Instant) -> bool {
         self.control.heartbeat.fetch_add(1, Ordering::Relaxed);
+        self.wall_base = (now, Now::new(now, SystemTime::now()).wall_ms);
         for slot in 0..self.conns.len() {
             if self.conns[slot].fd.is_some() {
                 if let Some(reason) = self.conns[slot].session.handle_timeout(now) {
@@ -272,6 +283,7 @@ impl<M: Memory> EventLoop<M> {
         c.tx_start = 0;
         c.tx_end = 0;
         c.writing = false;
+        c.backlog = false;
         self.telemetry.counters.accepted += 1;
         self.queue.push(Event::Connected {
             slot: slot as u16,
@@ -322,7 +334,36 @@ impl<M: Memory> EventLoop<M> {
         // closed-loop client's next request must not be charged the previous one's time).
         let mut learned = Some(woke);
         loop {
+            let c = &mut self.conns[slot];
+            // A read that filled less than the free space drained the socket; the listener is
+            // level-triggered, so bytes arriving later wake the loop again and no extra
+            // read (an EAGAIN system call per request) is needed to find that out.
+            let mut drained_socket = false;
+            if !c.backlog {
+                if c.rx_start > 0 {
+                    c.rx.copy_within(c.rx_start..c.rx_end, 0);
+                    c.rx_end -= c.rx_start;
+                    c.rx_start = 0;
+                }
+                let Some(fd) = c.fd.as_ref() else {
+                    return Ok(());
+                };
+                let space = c.rx.len() - c.rx_end;
+                match sys::read(fd, &mut c.rx[c.rx_end..]) {
+                    Ok(Some(0)) => return Err(CloseReason::PeerClosed),
+                    Ok(Some(n)) => {
+                        c.rx_end += n;
+                        drained_socket = n < space;
+                        if learned.is_none() {
+                            learned = Some(Instant::now());
+                        }
+                    }
+                    Ok(None) => return Ok(()),
+                    Err(e) => return Err(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
+                }
+            }
             let (replies, rx_drained) = self.answer(slot, woke)?;
+            self.conns[slot].backlog = !rx_drained;
             self.flush(slot)?;
             if replies > 0 {
                 if let Some(t) = learned.take() {
@@ -330,31 +371,9 @@ impl<M: Memory> EventLoop<M> {
                     self.telemetry.service_ns.saturating_record(ns);
                 }
             }
-            let c = &mut self.conns[slot];
-            if c.writing {
+            let c = &self.conns[slot];
+            if c.writing || (drained_socket && !c.backlog) {
                 return Ok(());
-            }
-            if !rx_drained {
-                continue; // TX had no room for more answers; it is empty again now
-            }
-            if c.rx_start > 0 {
-                c.rx.copy_within(c.rx_start..c.rx_end, 0);
-                c.rx_end -= c.rx_start;
-                c.rx_start = 0;
-            }
-            let Some(fd) = c.fd.as_ref() else {
-                return Ok(());
-            };
-            match sys::read(fd, &mut c.rx[c.rx_end..]) {
-                Ok(Some(0)) => return Err(CloseReason::PeerClosed),
-                Ok(Some(n)) => {
-                    c.rx_end += n;
-                    if learned.is_none() {
-                        learned = Some(Instant::now());
-                    }
-                }
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
             }
         }
     }
@@ -366,7 +385,12 @@ impl<M: Memory> EventLoop<M> {
         let max_reply = self.cfg.limits.max_reply_len();
         let mut queue = &self.queue;
         // One wall-clock read per batch: the session reads no clock.
-        let now = Now::new(woke, SystemTime::now());
+        let (mono_base, wall_base_ms) = self.wall_base;
+        let since_ms = woke.saturating_duration_since(mono_base).as_millis() as i64;
+        let now = Now {
+            mono: woke,
+            wall_ms: wall_base_ms + since_ms,
+        };
         let c = &mut self.conns[slot];
         let mut replies = 0;
         loop {

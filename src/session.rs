@@ -96,7 +96,9 @@ pub struct Session {
     reasm: Box<[u8]>,
     reasm_len: usize,
     reasm_overflow: bool,
-    deadline: Instant,
+    /// When bytes last arrived; the idle deadline is derived from it only when checked, so
+    /// a request costs no time arithmetic for it.
+    last_activity: Instant,
     conn: ConnState,
 }
 
@@ -113,7 +115,7 @@ impl Session {
             reasm: vec![0; limits.reassembly_len()].into(),
             reasm_len: 0,
             reasm_overflow: false,
-            deadline: now + limits.idle_timeout,
+            last_activity: now,
             conn: ConnState::default(),
         }
     }
@@ -126,7 +128,7 @@ impl Session {
         self.pdu_len = 0;
         self.reasm_len = 0;
         self.reasm_overflow = false;
-        self.deadline = now + self.limits.idle_timeout;
+        self.last_activity = now;
         self.conn = ConnState::default();
     }
 
@@ -155,12 +157,13 @@ impl Session {
 
     /// When the connection times out unless more bytes arrive.
     pub fn poll_timeout(&self) -> Instant {
-        self.deadline
+        self.last_activity + self.limits.idle_timeout
     }
 
     /// Closes the connection if its idle deadline has passed.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<CloseReason> {
-        (now >= self.deadline).then_some(CloseReason::IdleTimeout)
+        (now.saturating_duration_since(self.last_activity) >= self.limits.idle_timeout)
+            .then_some(CloseReason::IdleTimeout)
     }
 
     /// Consumes at most one TPKT from the start of `rx` and may write one reply into `tx`.
@@ -187,7 +190,7 @@ impl Session {
             Ok(tpkt::Frame::Complete(n)) => n,
             Err(e) => return close(0, CloseReason::Framing(e)),
         };
-        self.deadline = now.mono + self.limits.idle_timeout;
+        self.last_activity = now.mono;
         let cotp = match CotpPacket::new_checked(&rx[tpkt::HEADER_LEN..n]) {
             Ok(p) => p,
             Err(e) => return close(n, CloseReason::Framing(e)),

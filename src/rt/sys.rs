@@ -46,15 +46,19 @@ pub fn epoll_wait(
         tv_nsec: timeout.subsec_nanos() as libc::c_long,
     };
     let max = events.len().min(i32::MAX as usize) as i32;
+    let no_mask: *const libc::sigset_t = std::ptr::null();
     // SAFETY: `events` is a valid writable array of `max` entries; `ts` outlives the call;
-    // a null sigmask means "do not change the mask".
+    // a null sigmask means "do not change the mask" (its size argument is then unused). A raw
+    // system call, like `read`, to skip glibc's cancellation-point bookkeeping.
     let r = unsafe {
-        libc::epoll_pwait2(
+        libc::syscall(
+            libc::SYS_epoll_pwait2,
             epfd.as_raw_fd(),
             events.as_mut_ptr(),
             max,
-            &ts,
-            std::ptr::null(),
+            &ts as *const libc::timespec,
+            no_mask,
+            0usize,
         )
     };
     if r >= 0 {
@@ -152,23 +156,36 @@ pub fn setsockopt_int(fd: &OwnedFd, level: i32, name: i32, value: i32) -> io::Re
 }
 
 /// Reads into `buf`; `Ok(None)` on `EAGAIN`, `Ok(Some(0))` at end of stream.
+///
+/// Made as a raw system call: glibc's `read` is a thread-cancellation point and wraps every
+/// call in cancellation bookkeeping the RT thread (never cancelled) does not need.
 pub fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-    match syscall!(read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())) {
+    match syscall!(syscall(
+        libc::SYS_read,
+        fd.as_raw_fd(),
+        buf.as_mut_ptr(),
+        buf.len()
+    )) {
         Ok(n) => Ok(Some(n as usize)),
         Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR)) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// Writes from `buf` without SIGPIPE; `Ok(None)` on `EAGAIN`.
+/// Writes from `buf` without SIGPIPE; `Ok(None)` on `EAGAIN`. A raw system call, like
+/// [`read`].
 pub fn send(fd: &OwnedFd, buf: &[u8]) -> io::Result<Option<usize>> {
-    // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
-    match syscall!(send(
+    let (no_addr, no_addr_len): (*const libc::sockaddr, libc::socklen_t) = (std::ptr::null(), 0);
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes; no destination address.
+    match syscall!(syscall(
+        libc::SYS_sendto,
         fd.as_raw_fd(),
-        buf.as_ptr().cast(),
+        buf.as_ptr(),
         buf.len(),
-        libc::MSG_NOSIGNAL
+        libc::MSG_NOSIGNAL,
+        no_addr,
+        no_addr_len
     )) {
         Ok(n) => Ok(Some(n as usize)),
         Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR)) => Ok(None),
