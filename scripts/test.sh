@@ -79,6 +79,7 @@ suite() { SUITES+=("$*"); }
 
 suite snap7_v1 pytest_suite snap7_v1 snap7-1 python-snap7==1.3 pytest
 suite snap7_v3 pytest_suite snap7_v3 snap7-3 python-snap7==3.3.0 pytest
+suite nodes7 bash tests/interop/nodes7/run.sh
 
 section "build"
 cargo build --bins
