@@ -95,6 +95,8 @@ async function startServer(config = TEST_CONFIG, args = []) {
     proc.kill('SIGKILL');
     throw e;
   }
+  // The capture check (tests/interop/capture) decodes exactly the ports listed here.
+  if (process.env.S7RT_PORT_LOG) fs.appendFileSync(process.env.S7RT_PORT_LOG, `${addr.port}\n`);
   return {
     ...addr,
     stderr: () => stderr,
