@@ -7,6 +7,8 @@
 # first run. Environment knobs:
 #   S7RT_SUITES="snap7_v1 snap7_v3"   run only these interop suites (default: all)
 #   S7RT_SUITE_TIMEOUT=600            seconds one suite may take before it is killed
+#   S7RT_SKIP_RUST=1                  skip `cargo test` and the systemd check (used by the
+#                                     capture suite, which reruns interop suites under tshark)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -79,12 +81,15 @@ suite() { SUITES+=("$*"); }
 
 suite snap7_v1 pytest_suite snap7_v1 snap7-1 python-snap7==1.3 pytest
 suite snap7_v3 pytest_suite snap7_v3 snap7-3 python-snap7==3.3.0 pytest
+suite nodes7 bash tests/interop/nodes7/run.sh
+# Last: reruns the suites above while tshark captures lo, checks every server frame.
+suite capture bash tests/interop/capture/run.sh
 
 section "build"
 cargo build --bins
 export S7RTD=$REPO/target/debug/s7rtd
 
-step "cargo test --all-targets" cargo test --all-targets
+[[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --all-targets" cargo test --all-targets
 
 for entry in "${SUITES[@]}"; do
     read -r -a argv <<<"$entry"
@@ -95,11 +100,12 @@ for entry in "${SUITES[@]}"; do
     step "interop: $name" "${argv[@]:1}"
 done
 
-# The jitter bench's smoke run (a few seconds, no targets asserted) keeps the bench from
-# rotting; its report goes to target/bench-smoke/.
-step "bench smoke (cargo bench --bench jitter -- --smoke)" cargo bench --profile dev --bench jitter -- --smoke
-
-step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
+if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
+    # The jitter bench's smoke run (a few seconds, no targets asserted) keeps the bench from
+    # rotting; its report goes to target/bench-smoke/.
+    step "bench smoke (cargo bench --bench jitter -- --smoke)" cargo bench --profile dev --bench jitter -- --smoke
+    step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
+fi
 
 section "summary ($((SECONDS - START)) s)"
 for p in "${PASSED[@]}"; do echo "passed: $p"; done

@@ -32,6 +32,8 @@ S7RTD = Path(os.environ.get("S7RTD", REPO / "target" / "debug" / "s7rtd"))
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 LISTEN_PREFIX = "s7rtd: listening on "
+# When set, every server's port is appended to this file, one per line.
+PORT_LOG = os.environ.get("S7RT_PORT_LOG")
 
 from s7image import TEST_CONFIG
 
@@ -52,6 +54,9 @@ class Server:
             cmd, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1
         )
         self.host, self.port = self._await_listening()
+        if PORT_LOG:  # the capture check decodes exactly these ports (tests/interop/capture)
+            with open(PORT_LOG, "a") as f:
+                f.write(f"{self.port}\n")
 
     def _await_listening(self) -> tuple[str, int]:
         assert self.proc.stdout is not None
