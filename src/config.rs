@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::event_loop::LoopConfig;
+use crate::event_loop::{CycleTimer, LoopConfig};
 use crate::plc::{BlockType, CpuSpec, DbSpec, ImageSpec, Personality};
 use crate::session::Limits;
 
@@ -119,6 +119,11 @@ pub struct RtConfig {
     pub dma_latency: bool,
     /// Poll without sleeping (pegs the CPU; only for isolated CPUs).
     pub busy_poll: bool,
+    /// What wakes the loop for its cycle: `epoll` (default: the cycle deadline is the
+    /// epoll_pwait2 timeout, expired in hard-IRQ context on PREEMPT_RT) or `timerfd` (a
+    /// periodic timerfd armed once: no timer is programmed per wait, which is cheaper on
+    /// VMs, but on PREEMPT_RT it expires in the FIFO-1 ktimers thread).
+    pub cycle_timer: CycleTimer,
     /// Refuse to start when any real-time measure cannot be applied.
     pub strict: bool,
 }
@@ -218,6 +223,7 @@ impl Default for RtConfig {
             cycle_us: 1000,
             dma_latency: true,
             busy_poll: false,
+            cycle_timer: CycleTimer::Epoll,
             strict: false,
         }
     }
@@ -462,6 +468,7 @@ impl Config {
             },
             cycle: Duration::from_micros(self.rt.cycle_us),
             busy_poll: self.rt.busy_poll,
+            cycle_timer: self.rt.cycle_timer,
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::session::{Limits, Session, MAX_TPKT_LEN};
 use crate::telemetry::{Exchange, Telemetry};
 
 const LISTENER: u64 = 0;
+const CYCLE_TIMER: u64 = u64::MAX;
 const SLOT_BITS: u64 = 0xFFFF_FFFF;
 
 /// Loop settings.
@@ -30,6 +31,22 @@ pub struct LoopConfig {
     pub cycle: Duration,
     /// Poll with a zero timeout instead of sleeping (pegs a core; isolated CPUs only).
     pub busy_poll: bool,
+    /// What wakes the loop at its cycle deadline.
+    pub cycle_timer: CycleTimer,
+}
+
+/// What wakes the loop at its cycle deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CycleTimer {
+    /// The deadline is the timeout of every `epoll_pwait2` (an hrtimer sleeper: on PREEMPT_RT
+    /// expired in hard-IRQ context). The kernel programs a timer for each wait.
+    #[default]
+    Epoll,
+    /// A periodic timerfd on the absolute deadlines, armed once; the loop waits without a
+    /// timeout. No timer is programmed per wait, but on PREEMPT_RT a timerfd expires in the
+    /// FIFO-1 `ktimers` thread, so use it only where that thread cannot be delayed.
+    Timerfd,
 }
 
 struct Conn {
@@ -59,6 +76,8 @@ pub struct Control {
 /// The event loop and everything it owns.
 pub struct EventLoop<M: Memory> {
     epfd: OwnedFd,
+    /// The periodic cycle timer when `cycle_timer = timerfd`.
+    timerfd: Option<OwnedFd>,
     listener: OwnedFd,
     conns: Box<[Conn]>,
     events: Box<[libc::epoll_event]>,
@@ -112,9 +131,24 @@ impl<M: Memory> EventLoop<M> {
                 backlog: false,
             })
             .collect();
-        let events = vec![libc::epoll_event { events: 0, u64: 0 }; cfg.max_connections + 1].into();
+        let timerfd = match cfg.cycle_timer {
+            CycleTimer::Epoll => None,
+            CycleTimer::Timerfd => {
+                let tfd = sys::timerfd_create()?;
+                sys::epoll_ctl(
+                    &epfd,
+                    libc::EPOLL_CTL_ADD,
+                    tfd.as_raw_fd(),
+                    libc::EPOLLIN as u32,
+                    CYCLE_TIMER,
+                )?;
+                Some(tfd)
+            }
+        };
+        let events = vec![libc::epoll_event { events: 0, u64: 0 }; cfg.max_connections + 2].into();
         Ok(EventLoop {
             epfd,
+            timerfd,
             listener,
             conns,
             events,
@@ -180,34 +214,47 @@ impl<M: Memory> EventLoop<M> {
     /// Serves until [`Control::stop`] is set, then closes every connection.
     pub fn run(&mut self) -> std::io::Result<()> {
         let mut deadline = Instant::now() + self.cfg.cycle;
+        if let Some(tfd) = &self.timerfd {
+            // Armed relative to (about) the same instant as `deadline`; a tick that fires a
+            // hair early is still taken as the tick (see `timer_fired` below).
+            sys::timerfd_arm_periodic(tfd, self.cfg.cycle)?;
+        }
         loop {
-            let now = Instant::now();
             let timeout = if self.cfg.busy_poll {
-                Duration::ZERO
+                Some(Duration::ZERO)
+            } else if self.timerfd.is_some() {
+                None
             } else {
-                deadline.saturating_duration_since(now)
+                Some(deadline.saturating_duration_since(Instant::now()))
             };
             let n = sys::epoll_wait(&self.epfd, &mut self.events, timeout)?;
             let woke = Instant::now();
             self.telemetry.counters.turns += 1;
+            let mut timer_fired = false;
             for i in 0..n {
                 let ev = self.events[i];
-                let token = ev.u64;
-                if token == LISTENER {
-                    self.accept_all(woke);
-                } else {
-                    self.service(token, ev.events, woke);
+                match ev.u64 {
+                    LISTENER => self.accept_all(woke),
+                    CYCLE_TIMER => {
+                        if let Some(tfd) = &self.timerfd {
+                            timer_fired = sys::timerfd_expirations(tfd) > 0;
+                        }
+                    }
+                    token => self.service(token, ev.events, woke),
                 }
             }
-            if woke >= deadline {
-                if n == 0 {
+            if woke >= deadline || timer_fired {
+                // A wake-up for the cycle alone is the quantity cyclictest measures.
+                let timer_only = n == 0 || (n == 1 && timer_fired);
+                let late = woke.saturating_duration_since(deadline);
+                if timer_only {
                     self.telemetry
                         .wakeup_ns
-                        .saturating_record((woke - deadline).as_nanos() as u64);
+                        .saturating_record(late.as_nanos() as u64);
                 }
-                let late = (woke - deadline).as_nanos() / self.cfg.cycle.as_nanos().max(1);
-                self.telemetry.counters.overruns += late as u64;
-                deadline += self.cfg.cycle * (late as u32 + 1);
+                let missed = late.as_nanos() / self.cfg.cycle.as_nanos().max(1);
+                self.telemetry.counters.overruns += missed as u64;
+                deadline += self.cfg.cycle * (missed as u32 + 1);
                 if let Some((exchange, every, due)) = &mut self.reporting {
                     if woke >= *due && exchange.swap_out(&mut self.telemetry) {
                         *due = woke + *every;
@@ -535,6 +582,7 @@ mod tests {
             },
             cycle: Duration::from_millis(1),
             busy_poll: false,
+            cycle_timer: CycleTimer::Epoll,
         };
         let mut el = EventLoop::new(
             listener.into(),

@@ -35,12 +35,19 @@ pub fn epoll_ctl(epfd: &OwnedFd, op: i32, fd: RawFd, events: u32, token: u64) ->
 }
 
 /// Waits for events with a nanosecond timeout (`epoll_pwait2`), falling back to
-/// `epoll_wait` with the timeout rounded up to whole milliseconds on kernels before 5.11.
+/// `epoll_wait` with the timeout rounded up to whole milliseconds on kernels before 5.11;
+/// `None` waits without a timeout.
 pub fn epoll_wait(
     epfd: &OwnedFd,
     events: &mut [libc::epoll_event],
-    timeout: Duration,
+    timeout: Option<Duration>,
 ) -> io::Result<usize> {
+    let Some(timeout) = timeout else {
+        return epoll_wait_forever(epfd, events);
+    };
+    if PWAIT2_MISSING.load(Ordering::Relaxed) {
+        return epoll_wait_ms(epfd, events, timeout);
+    }
     let ts = libc::timespec {
         tv_sec: timeout.as_secs() as libc::time_t,
         tv_nsec: timeout.subsec_nanos() as libc::c_long,
@@ -78,6 +85,32 @@ pub fn epoll_wait(
 }
 
 static PWAIT2_MISSING: AtomicBool = AtomicBool::new(false);
+
+fn epoll_wait_forever(epfd: &OwnedFd, events: &mut [libc::epoll_event]) -> io::Result<usize> {
+    let max = events.len().min(i32::MAX as usize) as i32;
+    // SAFETY: `events` is a valid writable array of `max` entries; -1 = no timeout. A raw
+    // system call (epoll_wait is number 232 on x86-64 but absent on aarch64, where glibc
+    // maps it to epoll_pwait): use epoll_pwait with no signal mask, present everywhere.
+    let no_mask: *const libc::sigset_t = std::ptr::null();
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_epoll_pwait,
+            epfd.as_raw_fd(),
+            events.as_mut_ptr(),
+            max,
+            -1,
+            no_mask,
+            0usize,
+        )
+    };
+    match r {
+        r if r >= 0 => Ok(r as usize),
+        _ => match io::Error::last_os_error() {
+            e if e.raw_os_error() == Some(libc::EINTR) => Ok(0),
+            e => Err(e),
+        },
+    }
+}
 
 fn epoll_wait_ms(
     epfd: &OwnedFd,
@@ -248,4 +281,43 @@ pub fn thread_faults() -> (u64, u64) {
     // SAFETY: `ru` is valid for writes.
     unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
     (ru.ru_minflt as u64, ru.ru_majflt as u64)
+}
+
+/// Creates a non-blocking CLOCK_MONOTONIC timerfd.
+pub fn timerfd_create() -> io::Result<OwnedFd> {
+    let fd = syscall!(timerfd_create(
+        libc::CLOCK_MONOTONIC,
+        libc::TFD_NONBLOCK | libc::TFD_CLOEXEC
+    ))?;
+    // SAFETY: timerfd_create returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Arms `tfd` to expire `period` from now and every `period` after that.
+pub fn timerfd_arm_periodic(tfd: &OwnedFd, period: Duration) -> io::Result<()> {
+    let ts = libc::timespec {
+        tv_sec: period.as_secs() as libc::time_t,
+        tv_nsec: period.subsec_nanos() as libc::c_long,
+    };
+    let spec = libc::itimerspec {
+        it_interval: ts,
+        it_value: ts,
+    };
+    // SAFETY: `spec` is valid for the call; a null old-value pointer is allowed.
+    syscall!(timerfd_settime(
+        tfd.as_raw_fd(),
+        0,
+        &spec,
+        std::ptr::null_mut()
+    ))
+    .map(drop)
+}
+
+/// Reads (and so clears) a timerfd's expiration count; 0 when it has not expired.
+pub fn timerfd_expirations(tfd: &OwnedFd) -> u64 {
+    let mut n = [0u8; 8];
+    match read(tfd, &mut n) {
+        Ok(Some(8)) => u64::from_ne_bytes(n),
+        _ => 0,
+    }
 }
