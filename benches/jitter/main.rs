@@ -23,6 +23,7 @@
 
 mod phases;
 mod servers;
+mod writer;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
