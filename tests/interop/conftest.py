@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import time
 import subprocess
 import tempfile
 from pathlib import Path
@@ -76,6 +77,16 @@ class Server:
     def stderr_text(self) -> str:
         self._stderr.seek(0)
         return self._stderr.read().decode("utf-8", "replace")
+
+    def wait_for_log(self, text: str, timeout_s: float = 5.0) -> bool:
+        """True once `text` appears in the log. Events reach the log asynchronously (the RT
+        thread queues them, housekeeping writes them), so a test polls instead of reading once."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if text in self.stderr_text():
+                return True
+            time.sleep(0.02)
+        return text in self.stderr_text()
 
     def stop(self) -> None:
         """SIGTERM, bounded wait, then assert a clean exit."""

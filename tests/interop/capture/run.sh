@@ -105,7 +105,8 @@ self_test() {
 ensure_tshark
 self_test
 
-tshark -i lo -f tcp -q -w "$WORK/cap.pcapng" 2>"$WORK/tshark.err" &
+# A 64 MiB capture buffer: loopback bursts (pipelined clients) must not overrun it.
+tshark -i lo -f tcp -B 64 -q -w "$WORK/cap.pcapng" 2>"$WORK/tshark.err" &
 TSHARK_PID=$!
 for _ in $(seq 100); do
     grep -q "Capturing on" "$WORK/tshark.err" && break

@@ -31,7 +31,7 @@ def test_full_upload_modify_download_replaces_the_db(s7rtd_factory, connect, pdu
     # Another client sees the whole new DB too (the replacement is one copy on the RT thread).
     other = connect(srv)
     assert bytes(other.db_read(2, 0, 2048)) == new
-    assert "downloaded DB2" in srv.stderr_text()
+    assert srv.wait_for_log("downloaded DB2"), srv.stderr_text()
 
 
 def test_download_of_another_size_is_refused_and_the_db_is_kept(s7rtd_factory, connect):
