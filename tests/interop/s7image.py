@@ -4,39 +4,11 @@ Importable from any suite's test modules (`from s7image import DB_SIZES`): pytes
 folder on sys.path because it holds the root conftest.py.
 """
 
-# The image every suite relies on. Sizes are part of the tests' expectations.
-TEST_CONFIG = """
-max_connections = 32
-max_pdu = 960
-idle_timeout_ms = 60000
+from pathlib import Path
 
-[rt]
-enabled = false
-
-[areas]
-inputs = 256
-outputs = 256
-flags = 256
-timers = 64
-counters = 64
-
-[[db]]
-number = 1
-size = 1024
-
-[[db]]
-number = 2
-size = 2048
-
-[[db]]
-number = 3
-size = 256
-
-[[db]]
-number = 10
-size = 512
-read_only = true
-"""
+# The image every suite relies on (shared with the node suite). Sizes are part of the
+# tests' expectations.
+TEST_CONFIG = (Path(__file__).parent / "test-image.toml").read_text()
 
 DB_SIZES = {1: 1024, 2: 2048, 3: 256, 10: 512}
 READ_ONLY_DB = 10

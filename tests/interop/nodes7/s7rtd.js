@@ -22,39 +22,8 @@ const STOP_TIMEOUT_MS = 10000;
 const CALL_TIMEOUT_MS = 5000;
 const LISTEN_PREFIX = 's7rtd: listening on ';
 
-// The interop test image (same as tests/interop/s7image.py TEST_CONFIG).
-const TEST_CONFIG = `
-max_connections = 32
-max_pdu = 960
-idle_timeout_ms = 60000
-
-[rt]
-enabled = false
-
-[areas]
-inputs = 256
-outputs = 256
-flags = 256
-timers = 64
-counters = 64
-
-[[db]]
-number = 1
-size = 1024
-
-[[db]]
-number = 2
-size = 2048
-
-[[db]]
-number = 3
-size = 256
-
-[[db]]
-number = 10
-size = 512
-read_only = true
-`;
+// The interop test image, shared with the python suites (tests/interop/s7image.py).
+const TEST_CONFIG = fs.readFileSync(path.join(__dirname, '..', 'test-image.toml'), 'utf8');
 
 /** Rejects with `what` when `promise` has not settled within `ms`. */
 function deadline(promise, what, ms = CALL_TIMEOUT_MS) {
