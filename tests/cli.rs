@@ -22,6 +22,19 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSt
     }
 }
 
+/// Waits (bounded) for the child to exit; returns its status and everything it logged.
+fn exit_and_stderr(child: &mut Child) -> (std::process::ExitStatus, String) {
+    let st = wait_with_timeout(child, Duration::from_secs(10));
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (st, err)
+}
+
 /// Starts s7rtd with `args`, waits for its listening line, returns it and the child.
 fn start(cmd: &mut Command) -> (Child, String) {
     let mut child = cmd
@@ -46,14 +59,7 @@ fn stop(mut child: Child) -> String {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let st = wait_with_timeout(&mut child, Duration::from_secs(10));
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (st, err) = exit_and_stderr(&mut child);
     assert!(st.success(), "exit {st:?}; stderr:\n{err}");
     err
 }
@@ -162,14 +168,7 @@ fn strict_rt_refuses_to_start_without_privileges() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let st = wait_with_timeout(&mut child, Duration::from_secs(10));
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (st, err) = exit_and_stderr(&mut child);
     assert!(!st.success());
     assert!(
         err.contains("--strict-rt:") && err.contains("to grant it"),

@@ -132,19 +132,8 @@ fn session_serves_ten_thousand_requests_without_allocating_or_faulting() {
     let mut h = Harness::new(LIMITS);
     h.connect(480);
     let mut tx = vec![0u8; 2 * LIMITS.max_reply_len()];
-    let mut events = s7rt::events::NoEvents;
-    let mut serve = |h: &mut Harness, tx: &mut [u8], req: &[u8]| {
-        let step = h.session.handle_rx(
-            s7rt::plc::Now {
-                mono: h.now,
-                wall_ms: h.wall_ms,
-            },
-            req,
-            &mut h.image,
-            &mut h.cpu,
-            tx,
-            &mut events,
-        );
+    let serve = |h: &mut Harness, tx: &mut [u8], req: &[u8]| {
+        let step = h.step(req, tx);
         assert_eq!(step.consumed, req.len());
         assert!(step.reply_len > 0 && step.close.is_none());
         std::hint::black_box(&tx[..step.reply_len]);
@@ -222,20 +211,9 @@ fn session_download_insert_and_delete_allocate_nothing() {
         &[],
     );
     let mut tx = vec![0u8; 2 * LIMITS.max_reply_len()];
-    let mut events = s7rt::events::NoEvents;
     let mut cycle = |h: &mut Harness, tx: &mut [u8], parts: &mut [Vec<u8>], ended: &mut [u8]| {
-        let mut serve = |h: &mut Harness, tx: &mut [u8], req: &[u8]| {
-            let step = h.session.handle_rx(
-                s7rt::plc::Now {
-                    mono: h.now,
-                    wall_ms: h.wall_ms,
-                },
-                req,
-                &mut h.image,
-                &mut h.cpu,
-                tx,
-                &mut events,
-            );
+        let serve = |h: &mut Harness, tx: &mut [u8], req: &[u8]| {
+            let step = h.step(req, tx);
             assert_eq!(step.consumed, req.len());
             step.reply_len
         };

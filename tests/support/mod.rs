@@ -165,6 +165,23 @@ impl Harness {
         }
     }
 
+    /// One `handle_rx` call over `rx` into the caller's `tx`, events discarded: the
+    /// allocation-free path the no-alloc tests drive.
+    pub fn step(&mut self, rx: &[u8], tx: &mut [u8]) -> s7rt::session::Step {
+        let now = s7rt::plc::Now {
+            mono: self.now,
+            wall_ms: self.wall_ms,
+        };
+        self.session.handle_rx(
+            now,
+            rx,
+            &mut self.image,
+            &mut self.cpu,
+            tx,
+            &mut s7rt::events::NoEvents,
+        )
+    }
+
     /// Feeds bytes; returns every reply byte produced.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
         assert!(self.closed.is_none(), "fed a closed session");
