@@ -211,7 +211,7 @@ fn session_download_insert_and_delete_allocate_nothing() {
         &[],
     );
     let mut tx = vec![0u8; 2 * LIMITS.max_reply_len()];
-    let mut cycle = |h: &mut Harness, tx: &mut [u8], parts: &mut [Vec<u8>], ended: &mut [u8]| {
+    let cycle = |h: &mut Harness, tx: &mut [u8], parts: &mut [Vec<u8>], ended: &mut [u8]| {
         let serve = |h: &mut Harness, tx: &mut [u8], req: &[u8]| {
             let step = h.step(req, tx);
             assert_eq!(step.consumed, req.len());
