@@ -213,10 +213,10 @@ impl<M: Memory> EventLoop<M> {
 
     /// Serves until [`Control::stop`] is set, then closes every connection.
     pub fn run(&mut self) -> std::io::Result<()> {
+        // Read before the timerfd is armed, so its expiries are never earlier than the
+        // deadlines latency is measured against (at worst the arming call is counted).
         let mut deadline = Instant::now() + self.cfg.cycle;
         if let Some(tfd) = &self.timerfd {
-            // Armed relative to (about) the same instant as `deadline`; a tick that fires a
-            // hair early is still taken as the tick (see `timer_fired` below).
             sys::timerfd_arm_periodic(tfd, self.cfg.cycle)?;
         }
         loop {
@@ -230,29 +230,38 @@ impl<M: Memory> EventLoop<M> {
             let n = sys::epoll_wait(&self.epfd, &mut self.events, timeout)?;
             let woke = Instant::now();
             self.telemetry.counters.turns += 1;
-            let mut timer_fired = false;
+            let mut expirations = 0;
             for i in 0..n {
                 let ev = self.events[i];
                 match ev.u64 {
                     LISTENER => self.accept_all(woke),
                     CYCLE_TIMER => {
                         if let Some(tfd) = &self.timerfd {
-                            timer_fired = sys::timerfd_expirations(tfd) > 0;
+                            expirations = sys::timerfd_expirations(tfd);
                         }
                     }
                     token => self.service(token, ev.events, woke),
                 }
             }
-            if woke >= deadline || timer_fired {
+            // With a timerfd only the timer ticks the cycle (it counts missed periods itself);
+            // otherwise the deadline passing does.
+            let tick = match self.timerfd {
+                Some(_) => expirations > 0,
+                None => woke >= deadline,
+            };
+            if tick {
                 // A wake-up for the cycle alone is the quantity cyclictest measures.
-                let timer_only = n == 0 || (n == 1 && timer_fired);
+                let timer_only = n == 0 || (n == 1 && expirations > 0);
                 let late = woke.saturating_duration_since(deadline);
                 if timer_only {
                     self.telemetry
                         .wakeup_ns
                         .saturating_record(late.as_nanos() as u64);
                 }
-                let missed = late.as_nanos() / self.cfg.cycle.as_nanos().max(1);
+                let missed = match self.timerfd {
+                    Some(_) => expirations.saturating_sub(1) as u128,
+                    None => late.as_nanos() / self.cfg.cycle.as_nanos().max(1),
+                };
                 self.telemetry.counters.overruns += missed as u64;
                 deadline += self.cfg.cycle * (missed as u32 + 1);
                 if let Some((exchange, every, due)) = &mut self.reporting {

@@ -171,20 +171,34 @@ fn writes_from_concurrent_clients_are_all_kept() {
 }
 
 #[test]
-fn timerfd_cycle_timer_serves_and_ticks() {
+fn timerfd_cycle_timer_serves_and_ticks_on_schedule_under_load() {
     let mut server = start(|c| c.rt.cycle_timer = s7rt::event_loop::CycleTimer::Timerfd);
     let mut c = Client::connect(server.local_addr(), 0, 1, 480).unwrap();
     c.write(Area::DataBlock, 1, 0, &[9, 8, 7]).unwrap();
     let mut out = [0u8; 3];
-    c.read(Area::DataBlock, 1, 0, &mut out).unwrap();
-    assert_eq!(out, [9, 8, 7]);
-    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(300) {
+        c.read(Area::DataBlock, 1, 0, &mut out).unwrap();
+        assert_eq!(out, [9, 8, 7]);
+    }
+    std::thread::sleep(Duration::from_millis(100));
     let t = server.shutdown().unwrap().telemetry;
-    // 300 ms at a 1 ms cycle: the timer woke the loop for (nearly) every tick.
+    // Requests wake the loop between ticks; the ticks still come from the timer and are
+    // measured against its own schedule: a wake-up is never "early" (0), and the cycle is
+    // never counted as missed just because a request woke the loop first.
     assert!(
-        t.wakeup_ns.len() >= 150,
-        "only {} cycle wake-ups",
+        t.wakeup_ns.len() >= 20,
+        "only {} timer-only wake-ups",
         t.wakeup_ns.len()
+    );
+    assert!(
+        t.wakeup_ns.value_at_quantile(0.5) > 0,
+        "wake-ups measured against a drifted deadline"
+    );
+    assert!(
+        t.counters.overruns < 50,
+        "{} overruns in 400 ms",
+        t.counters.overruns
     );
 }
 
