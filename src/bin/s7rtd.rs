@@ -17,7 +17,17 @@ use sd_notify::NotifyState;
 /// neither allocates nor page-faults after start-up. Real-time measures that lack a privilege
 /// are reported with how to grant them and skipped (or refused with --strict-rt).
 #[derive(Debug, Parser)]
-#[command(name = "s7rtd", version)]
+#[command(
+    name = "s7rtd",
+    version,
+    after_long_help = "The CPU clients see (order number, module names, SZL answers, rack/slot, protection) \
+comes from the personality in [cpu] (default s7-300: CPU 315-2 PN/DP; also s7-1500).\n\n\
+Signals: SIGINT/SIGTERM stop cleanly and log a summary (replies, service time and wake-up \
+percentiles, RT-thread page faults); SIGUSR1 writes the histograms to [telemetry] \
+histogram_dir.\n\n\
+Examples:\n  s7rtd                                  default configuration on port 102\n  \
+s7rtd --config /etc/s7rtd/s7rtd.toml\n  s7rtd --listen 127.0.0.1:1102 --no-rt  unprivileged test run"
+)]
 struct Args {
     /// TOML configuration file (see s7rtd.example.toml). Without it the built-in default is
     /// used: DB1 1024 B, DB2 2048 B, DB3 256 B, I/Q/M 256 B each, 64 timers, 64 counters.
