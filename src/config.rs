@@ -138,6 +138,9 @@ pub struct TelemetryConfig {
     /// Directory for `service_ns.hgrm`, `wakeup_ns.hgrm` and `counters.txt` (none: not
     /// written).
     pub histogram_dir: Option<std::path::PathBuf>,
+    /// Ask the kernel for software receive timestamps (SO_TIMESTAMPING) and also measure
+    /// service time from them (the read then becomes a recvmsg with a control buffer).
+    pub rx_timestamps: bool,
 }
 
 impl Default for TelemetryConfig {
@@ -145,6 +148,7 @@ impl Default for TelemetryConfig {
         TelemetryConfig {
             interval_ms: 10_000,
             histogram_dir: None,
+            rx_timestamps: true,
         }
     }
 }
@@ -469,6 +473,7 @@ impl Config {
             cycle: Duration::from_micros(self.rt.cycle_us),
             busy_poll: self.rt.busy_poll,
             cycle_timer: self.rt.cycle_timer,
+            rx_timestamps: self.telemetry.rx_timestamps,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct LoopConfig {
     pub busy_poll: bool,
     /// What wakes the loop at its cycle deadline.
     pub cycle_timer: CycleTimer,
+    /// Read with kernel receive timestamps and record `rx_service_ns`.
+    pub rx_timestamps: bool,
 }
 
 /// What wakes the loop at its cycle deadline.
@@ -186,6 +188,7 @@ impl<M: Memory> EventLoop<M> {
         for h in [
             &mut self.telemetry.wakeup_ns,
             &mut self.telemetry.service_ns,
+            &mut self.telemetry.rx_service_ns,
         ] {
             let mut v = 1u64;
             while v < crate::telemetry::MAX_NS {
@@ -318,6 +321,10 @@ impl<M: Memory> EventLoop<M> {
     fn open(&mut self, slot: usize, fd: OwnedFd, peer: SocketAddr, now: Instant) {
         let _ = sys::setsockopt_int(&fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         let _ = sys::setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+        if self.cfg.rx_timestamps {
+            // Without kernel support there are just no timestamps (and no rx samples).
+            let _ = sys::enable_rx_timestamps(&fd);
+        }
         let c = &mut self.conns[slot];
         c.generation = c.generation.wrapping_add(1);
         let token = (u64::from(c.generation) << 32) | (slot as u64 + 1);
@@ -389,6 +396,8 @@ impl<M: Memory> EventLoop<M> {
         // batch, the read that returned them for any later batch of the same turn (a
         // closed-loop client's next request must not be charged the previous one's time).
         let mut learned = Some(woke);
+        // The kernel's receive timestamp of the first bytes of the batch being answered.
+        let mut stamp: Option<i64> = None;
         loop {
             let c = &mut self.conns[slot];
             // A read that filled less than the free space drained the socket; the listener is
@@ -405,10 +414,16 @@ impl<M: Memory> EventLoop<M> {
                     return Ok(());
                 };
                 let space = c.rx.len() - c.rx_end;
-                match sys::read(fd, &mut c.rx[c.rx_end..]) {
-                    Ok(Some(0)) => return Err(CloseReason::PeerClosed),
-                    Ok(Some(n)) => {
+                let got = if self.cfg.rx_timestamps {
+                    sys::read_timestamped(fd, &mut c.rx[c.rx_end..])
+                } else {
+                    sys::read(fd, &mut c.rx[c.rx_end..]).map(|r| r.map(|n| (n, None)))
+                };
+                match got {
+                    Ok(Some((0, _))) => return Err(CloseReason::PeerClosed),
+                    Ok(Some((n, at))) => {
                         c.rx_end += n;
+                        stamp = stamp.or(at);
                         drained_socket = n < space;
                         if learned.is_none() {
                             learned = Some(Instant::now());
@@ -425,6 +440,10 @@ impl<M: Memory> EventLoop<M> {
                 if let Some(t) = learned.take() {
                     let ns = t.elapsed().as_nanos() as u64;
                     self.telemetry.service_ns.saturating_record(ns);
+                }
+                if let Some(at) = stamp.take() {
+                    let ns = sys::realtime_ns().saturating_sub(at).max(0) as u64;
+                    self.telemetry.rx_service_ns.saturating_record(ns);
                 }
             }
             let c = &self.conns[slot];
@@ -592,6 +611,7 @@ mod tests {
             cycle: Duration::from_millis(1),
             busy_poll: false,
             cycle_timer: CycleTimer::Epoll,
+            rx_timestamps: false,
         };
         let mut el = EventLoop::new(
             listener.into(),

@@ -207,3 +207,36 @@ fn idle_timeout_works_with_the_timerfd_cycle_timer() {
     let mut b = [0u8; 1];
     assert_eq!(s.read(&mut b).unwrap(), 0, "closed by the idle timeout");
 }
+
+#[test]
+fn service_time_is_also_measured_from_the_kernels_receive_timestamp() {
+    let mut server = start(|c| c.telemetry.rx_timestamps = true);
+    let mut c = Client::connect(server.local_addr(), 0, 1, 480).unwrap();
+    let mut out = [0u8; 4];
+    for _ in 0..200 {
+        c.read(Area::DataBlock, 1, 0, &mut out).unwrap();
+    }
+    drop(c);
+    let t = server.shutdown().unwrap().telemetry;
+    // (Nearly) every answered batch had a timestamp (loopback stamps in software), and the
+    // time from the kernel's receipt is not shorter than the time from the loop's wake-up.
+    assert!(
+        t.rx_service_ns.len() >= 180,
+        "{} of {}",
+        t.rx_service_ns.len(),
+        t.service_ns.len()
+    );
+    assert!(t.rx_service_ns.value_at_quantile(0.5) >= t.service_ns.value_at_quantile(0.5));
+}
+
+#[test]
+fn without_rx_timestamps_only_the_wake_up_service_time_is_recorded() {
+    let mut server = start(|c| c.telemetry.rx_timestamps = false);
+    let mut c = Client::connect(server.local_addr(), 0, 1, 480).unwrap();
+    let mut out = [0u8; 4];
+    c.read(Area::DataBlock, 1, 0, &mut out).unwrap();
+    drop(c);
+    let t = server.shutdown().unwrap().telemetry;
+    assert!(!t.service_ns.is_empty());
+    assert!(t.rx_service_ns.is_empty());
+}

@@ -75,6 +75,8 @@ pub(crate) struct Phase {
     pub(crate) result: LoadResult,
     /// s7rtd in-process only: service time, wake-up, allocations, minor faults.
     pub(crate) service: Option<Histogram<u64>>,
+    /// s7rtd in-process only: service time from the kernel's receive timestamp.
+    pub(crate) rx_service: Option<Histogram<u64>>,
     pub(crate) wakeup: Option<Histogram<u64>>,
     pub(crate) allocs: Option<u64>,
     pub(crate) minor_faults: Option<u64>,
@@ -194,6 +196,7 @@ fn s7rtd_phase(
             connections: conns,
             result,
             service: Some(stopped.telemetry.service_ns),
+            rx_service: Some(stopped.telemetry.rx_service_ns).filter(|h| !h.is_empty()),
             wakeup: Some(stopped.telemetry.wakeup_ns),
             allocs: stopped.allocs_while_serving,
             minor_faults: Some(stopped.faults_while_serving.0),
@@ -214,6 +217,7 @@ fn external_phase(
         connections: conns,
         result: load::run(&spec(addr, conns, d, o.load_cpu))?,
         service: None,
+        rx_service: None,
         wakeup: None,
         allocs: None,
         minor_faults: None,

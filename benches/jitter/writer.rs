@@ -79,6 +79,15 @@ pub(crate) fn write_report(
                 s.clone(),
             ));
         }
+        if let Some(s) = &p.rx_service {
+            service.push(Series::new(
+                &format!(
+                    "{} service time from receive timestamp, {} conn",
+                    p.server, p.connections
+                ),
+                s.clone(),
+            ));
+        }
         if let Some(w) = &p.wakeup {
             series.push(Series::new(
                 &format!("{} cycle wake-up, {} conn load", p.server, p.connections),
@@ -349,7 +358,7 @@ pub(crate) fn write_report(
     for c in CONNECTIONS {
         md.push_str(&format!("\n![round trip {c}](rtt-{c}conn.svg)\n"));
     }
-    md.push_str("\n## s7rtd in the loop\n\nService time: from the wake-up that found the socket readable (or the read that returned a later request of the same turn) to the moment the answer was handed to the kernel.\n\n");
+    md.push_str("\n## s7rtd in the loop\n\nService time: from the wake-up that found the socket readable (or the read that returned a later request of the same turn) to the moment the answer was handed to the kernel. \"From receive timestamp\": from the kernel's software receive timestamp of the request (SO_TIMESTAMPING), so it also counts the time the request waited before the loop woke.\n\n");
     let mut sl: Vec<&Series> = service.iter().collect();
     sl.extend(series.iter());
     md.push_str(&report::series_table(&sl));
@@ -405,7 +414,7 @@ fn note_for(what: &str, verdict: &str, c: &NoteContext) -> String {
     if what.starts_with("cycle wake-up") {
         format!("the loop sleeps in epoll_pwait2 with an hrtimer timeout, the same kernel path as cyclictest's clock_nanosleep, plus the epoll bookkeeping and a clock read; on this VM the vCPU's wake-up cost moves between phases by more than the 10 % margin (cyclictest alone, p90: {}), so one idle phase per run is not enough to separate them; fix: longer and repeated phases, and an isolated CPU on a PREEMPT_RT box (docs/realtime.md)", c.ct_p90)
     } else if what.starts_with("service time") {
-        "on loopback the send system call runs the receiving TCP stack and wakes the client inside the server's service time, and hypervisor preemptions of the vCPU land in it; the tail is kernel and VM, not the request path (no allocation, no lock and a bounded number of system calls per request, docs/realtime.md); fix: a real NIC, an isolated CPU, PREEMPT_RT, and SO_TIMESTAMPING receive timestamps (not implemented yet)".into()
+        "on loopback the send system call runs the receiving TCP stack and wakes the client inside the server's service time, and hypervisor preemptions of the vCPU land in it; the tail is kernel and VM, not the request path (no allocation, no lock and a bounded number of system calls per request, docs/realtime.md); fix: a real NIC, an isolated CPU and PREEMPT_RT (the series measured from the kernel's receive timestamp shows, in addition, how long requests wait before the loop wakes)".into()
     } else if what.contains("timerfd") {
         "with no timer programmed per wait, what is left is one more system call per request than a blocking server (epoll_pwait before the read) and the loop's bookkeeping (clock reads, histograms, counters); the timerfd cycle is not the default because on PREEMPT_RT it expires in the FIFO-1 ktimers thread".into()
     } else if what.starts_with("round trip p50") {

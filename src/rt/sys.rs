@@ -206,6 +206,73 @@ pub fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     }
 }
 
+/// Asks the kernel to timestamp received data in software (SO_TIMESTAMPING), for
+/// [`read_timestamped`].
+pub fn enable_rx_timestamps(fd: &OwnedFd) -> io::Result<()> {
+    let flags = libc::SOF_TIMESTAMPING_RX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE;
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, flags as i32)
+}
+
+/// Like [`read`], through `recvmsg`, also returning the software receive timestamp of the
+/// first byte returned (CLOCK_REALTIME, ns since the epoch) when the kernel attached one.
+#[allow(clippy::unnecessary_cast)] // time_t and c_long are i64 here but not on every target
+pub fn read_timestamped(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<(usize, Option<i64>)>> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // Room for one SCM_TIMESTAMPING message (three timespecs), 8-byte aligned.
+    let mut control = [0u64; 16];
+    // SAFETY: msghdr is plain data; all-zero is valid and the fields are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: `msg` points at `iov` (over `buf`) and `control`, all alive for the call. A raw
+    // system call, like `read`.
+    let n = match syscall!(syscall(
+        libc::SYS_recvmsg,
+        fd.as_raw_fd(),
+        &mut msg as *mut libc::msghdr,
+        0
+    )) {
+        Ok(n) => n as usize,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR)) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    let mut stamp = None;
+    // SAFETY: the CMSG_* helpers walk the control buffer the kernel filled, within
+    // `msg_controllen`; the data of an SCM_TIMESTAMPING message is three timespecs.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPING {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                if ts.tv_sec != 0 || ts.tv_nsec != 0 {
+                    stamp = Some(ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64);
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok(Some((n, stamp)))
+}
+
+/// CLOCK_REALTIME in ns since the epoch (the clock receive timestamps use).
+#[allow(clippy::unnecessary_cast)] // time_t and c_long are i64 here but not on every target
+pub fn realtime_ns() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is valid for writes; CLOCK_REALTIME always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+}
+
 /// Writes from `buf` without SIGPIPE; `Ok(None)` on `EAGAIN`. A raw system call, like
 /// [`read`].
 pub fn send(fd: &OwnedFd, buf: &[u8]) -> io::Result<Option<usize>> {

@@ -6,6 +6,7 @@
 //! Housekeeping writes, into the configured directory (`[telemetry] histogram_dir`), on exit
 //! and on SIGUSR1, replacing the previous files:
 //! - `service_ns.hgrm`: service time since start,
+//! - `rx_service_ns.hgrm`: service time from the kernel's receive timestamp,
 //! - `wakeup_ns.hgrm`: cycle wake-up latency since start,
 //! - `counters.txt`: one `name value` pair per line (the fields of
 //!   [`Counters`](super::Counters) plus `queue_drops`).
@@ -120,6 +121,7 @@ pub fn write_dir(
     std::fs::create_dir_all(dir)?;
     let files = [
         ("service_ns.hgrm", to_hgrm(&t.service_ns)),
+        ("rx_service_ns.hgrm", to_hgrm(&t.rx_service_ns)),
         ("wakeup_ns.hgrm", to_hgrm(&t.wakeup_ns)),
         ("counters.txt", counters_text(&t.counters, queue_drops)),
     ];

@@ -104,6 +104,11 @@ pub struct Telemetry {
     /// Service time (ns): from the wake-up that found a socket readable to the moment its
     /// answers were handed to the kernel.
     pub service_ns: Histogram<u64>,
+    /// Service time from the kernel's software receive timestamp (SO_TIMESTAMPING) of the
+    /// first request of a batch to the moment its answers were handed to the kernel: also
+    /// counts the time the request waited in the socket before the loop woke. Empty where
+    /// the kernel gives no timestamps or `[telemetry] rx_timestamps = false`.
+    pub rx_service_ns: Histogram<u64>,
     /// Counters.
     pub counters: Counters,
 }
@@ -119,6 +124,7 @@ impl Default for Telemetry {
         Telemetry {
             wakeup_ns: histogram(),
             service_ns: histogram(),
+            rx_service_ns: histogram(),
             counters: Counters::default(),
         }
     }
@@ -130,6 +136,7 @@ impl Telemetry {
     pub fn add(&mut self, other: &Telemetry) {
         let _ = self.wakeup_ns.add(&other.wakeup_ns);
         let _ = self.service_ns.add(&other.service_ns);
+        let _ = self.rx_service_ns.add(&other.rx_service_ns);
         self.counters.add(&other.counters);
     }
 
@@ -137,6 +144,7 @@ impl Telemetry {
     pub fn reset(&mut self) {
         self.wakeup_ns.reset();
         self.service_ns.reset();
+        self.rx_service_ns.reset();
         self.counters = Counters::default();
     }
 
