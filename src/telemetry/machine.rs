@@ -102,20 +102,10 @@ impl Machine {
     }
 }
 
-/// The civil UTC date and time `(year, month, day, hour, minute, second)` of `unix_secs`
-/// (Howard Hinnant's `civil_from_days`).
+/// The civil UTC date and time `(year, month, day, hour, minute, second)` of `unix_secs`.
 pub fn utc(unix_secs: u64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = (unix_secs / 86_400) as i64;
     let rem = unix_secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::plc::clock::civil_from_days((unix_secs / 86_400) as i64);
     (
         year,
         month,
