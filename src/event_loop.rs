@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::accept_guard::{AcceptGuard, Verdict};
 use crate::events::{CloseReason, Event, EventQueue};
 use crate::plc::{Cpu, Memory, Now};
 use crate::rt::sys;
@@ -95,6 +96,8 @@ pub struct EventLoop<M: Memory> {
     /// Wall-clock time at a monotonic instant, re-read every cycle: requests derive the wall
     /// time from their wake-up instead of reading a second clock each.
     wall_base: (Instant, i64),
+    /// Back-off of the listener after failed accepts.
+    accept_guard: AcceptGuard,
 }
 
 impl<M: Memory> EventLoop<M> {
@@ -165,6 +168,7 @@ impl<M: Memory> EventLoop<M> {
                 let n = Now::read();
                 (n.mono, n.wall_ms)
             },
+            accept_guard: AcceptGuard::new(),
         })
     }
 
@@ -289,6 +293,9 @@ impl<M: Memory> EventLoop<M> {
     fn cycle(&mut self, now: Instant) -> bool {
         self.control.heartbeat.fetch_add(1, Ordering::Relaxed);
         self.wall_base = (now, Now::new(now, SystemTime::now()).wall_ms);
+        if self.accept_guard.resume_due(now) {
+            self.watch_listener(true);
+        }
         for slot in 0..self.conns.len() {
             if self.conns[slot].fd.is_some() {
                 if let Some(reason) = self.conns[slot].session.handle_timeout(now) {
@@ -304,9 +311,10 @@ impl<M: Memory> EventLoop<M> {
             let (fd, peer) = match sys::accept(&self.listener) {
                 Ok(Some(x)) => x,
                 Ok(None) => return,
-                // EMFILE and friends: stop accepting this turn; the listener stays readable
-                // and is retried next turn.
-                Err(_) => return,
+                Err(e) => match self.accept_failed(&e, now) {
+                    Verdict::NextConnection => continue,
+                    Verdict::Pause => return,
+                },
             };
             let Some(slot) = self.conns.iter().position(|c| c.fd.is_none()) else {
                 // No free slot: close at once (dropping `fd`) and count it.
@@ -316,6 +324,34 @@ impl<M: Memory> EventLoop<M> {
             };
             self.open(slot, fd, peer, now);
         }
+    }
+
+    /// A failed accept never makes the loop spin: out of descriptors or memory, the pending
+    /// connection stays in the backlog and the level-triggered listener readable, so the
+    /// listener is unwatched until the back-off passes (re-armed in [`Self::cycle`]). Counted;
+    /// reported rate-limited through the event queue.
+    fn accept_failed(&mut self, e: &std::io::Error, now: Instant) -> Verdict {
+        self.telemetry.counters.accept_errors += 1;
+        let (verdict, event) = self.accept_guard.failed(e.raw_os_error().unwrap_or(0), now);
+        if let Some(event) = event {
+            self.queue.push(event);
+        }
+        if verdict == Verdict::Pause {
+            self.watch_listener(false);
+        }
+        verdict
+    }
+
+    /// Watches the listener for connections, or stops watching it (it stays registered).
+    fn watch_listener(&mut self, on: bool) {
+        let events = if on { libc::EPOLLIN as u32 } else { 0 };
+        let _ = sys::epoll_ctl(
+            &self.epfd,
+            libc::EPOLL_CTL_MOD,
+            self.listener.as_raw_fd(),
+            events,
+            LISTENER,
+        );
     }
 
     fn open(&mut self, slot: usize, fd: OwnedFd, peer: SocketAddr, now: Instant) {

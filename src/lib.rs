@@ -6,12 +6,15 @@
 //! SCHED_FIFO thread), [`housekeeping`] (logging, off the RT thread), [`config`] and
 //! [`server`] (start-up in the order the real-time rules demand).
 
+pub mod accept_guard;
 pub mod client;
 pub mod config;
 pub mod event_loop;
 pub mod events;
+pub mod fd_limit;
 pub mod housekeeping;
 pub mod load;
+pub mod log_queue;
 pub mod plc;
 pub mod rt;
 pub mod server;

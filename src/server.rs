@@ -72,6 +72,13 @@ pub struct Server {
 impl Server {
     /// Starts the server described by `cfg`.
     pub fn start(cfg: &Config) -> anyhow::Result<Server> {
+        match crate::fd_limit::ensure(cfg.max_connections) {
+            Ok(crate::fd_limit::Budget::Raised { needed, from, to }) => log::info!(
+                "RLIMIT_NOFILE soft limit raised from {from} to {to} ({needed} descriptors needed)"
+            ),
+            Ok(crate::fd_limit::Budget::Enough { .. }) => {}
+            Err(shortfall) => anyhow::bail!("{shortfall}"),
+        }
         let listener = TcpListener::bind(cfg.listen).map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
                 " (ports below 1024 need root or CAP_NET_BIND_SERVICE; or listen on another port with --listen)"

@@ -103,6 +103,7 @@ pub fn counters_text(c: &Counters, queue_drops: u64) -> String {
         ("errors", c.errors),
         ("accepted", c.accepted),
         ("refused", c.refused),
+        ("accept_errors", c.accept_errors),
         ("closed", c.closed),
         ("overruns", c.overruns),
         ("turns", c.turns),

@@ -34,6 +34,8 @@ pub struct Counters {
     pub accepted: u64,
     /// Connections refused because every slot was in use.
     pub refused: u64,
+    /// Failed `accept` calls (out of descriptors or memory, aborted connections).
+    pub accept_errors: u64,
     /// Connections closed (any reason).
     pub closed: u64,
     /// Cycle deadlines missed entirely (the loop woke more than one period late).
@@ -58,6 +60,7 @@ impl Counters {
         self.replies += other.replies;
         self.accepted += other.accepted;
         self.refused += other.refused;
+        self.accept_errors += other.accept_errors;
         self.closed += other.closed;
         self.overruns += other.overruns;
         self.turns += other.turns;
@@ -152,7 +155,7 @@ impl Telemetry {
     pub fn interval_line(&self, secs: f64, drops: u64) -> String {
         let c = &self.counters;
         format!(
-            "{:.1}s: {} replies (read {}, write {}, setup {}, other {}), {} errors; connections +{} -{} refused {}; queue drops {}; overruns {}; service {}; wake-up {}",
+            "{:.1}s: {} replies (read {}, write {}, setup {}, other {}), {} errors; connections +{} -{} refused {} accept errors {}; queue drops {}; overruns {}; service {}; wake-up {}",
             secs,
             c.replies,
             c.reads,
@@ -163,6 +166,7 @@ impl Telemetry {
             c.accepted,
             c.closed,
             c.refused,
+            c.accept_errors,
             drops,
             c.overruns,
             Telemetry::summary(&self.service_ns),
