@@ -181,6 +181,6 @@ mod tests {
         assert!(text.contains("reads 7\n"));
         assert!(text.contains("errors 2\n"));
         assert!(text.ends_with("queue_drops 3\n"));
-        assert_eq!(text.lines().count(), 12);
+        assert_eq!(text.lines().count(), 13);
     }
 }
