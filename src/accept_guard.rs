@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 use crate::events::Event;
 
 /// How long the listener is left unwatched after a resource error.
-pub const PAUSE: Duration = Duration::from_millis(100);
+pub(crate) const PAUSE: Duration = Duration::from_millis(100);
 /// At most one reported event per this interval.
-pub const REPORT_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// What the loop does after a failed accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The error belonged to one pending connection, now gone: accept the next.
     NextConnection,
     /// Out of a resource: stop watching the listener until [`AcceptGuard::resume_due`].
@@ -31,7 +31,7 @@ pub enum Verdict {
 
 /// The back-off and report state of the listener.
 #[derive(Debug, Clone, Copy)]
-pub struct AcceptGuard {
+pub(crate) struct AcceptGuard {
     paused_until: Option<Instant>,
     report_due: Option<Instant>,
     unreported: u64,
@@ -39,7 +39,7 @@ pub struct AcceptGuard {
 
 impl AcceptGuard {
     /// Not paused; the first failure is reported at once.
-    pub const fn new() -> AcceptGuard {
+    pub(crate) const fn new() -> AcceptGuard {
         AcceptGuard {
             paused_until: None,
             report_due: None,
@@ -49,7 +49,7 @@ impl AcceptGuard {
 
     /// Decides what follows the failed accept (`errno`) at `now`, and returns the event to
     /// report if one is due.
-    pub fn failed(&mut self, errno: i32, now: Instant) -> (Verdict, Option<Event>) {
+    pub(crate) fn failed(&mut self, errno: i32, now: Instant) -> (Verdict, Option<Event>) {
         let verdict = match errno {
             // The pending connection was aborted, refused by a security module, or carried a
             // network error accept(2) passes on: it is consumed, the next one may be fine.
@@ -92,7 +92,7 @@ impl AcceptGuard {
     }
 
     /// True (once) when the listener is paused and the pause is over at `now`.
-    pub fn resume_due(&mut self, now: Instant) -> bool {
+    pub(crate) fn resume_due(&mut self, now: Instant) -> bool {
         match self.paused_until {
             Some(until) if now >= until => {
                 self.paused_until = None;

@@ -15,11 +15,11 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 /// Descriptors the server opens after the check besides connections: epoll, the cycle
 /// timerfd, `/dev/cpu_dma_latency`, histogram and persistence files, sd_notify's socket,
 /// with a margin for what libraries open.
-pub const OWN_FDS: u64 = 16;
+pub(crate) const OWN_FDS: u64 = 16;
 
 /// What the check did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Budget {
+pub(crate) enum Budget {
     /// The soft limit already covered the need.
     Enough {
         /// Descriptors needed.
@@ -40,17 +40,17 @@ pub enum Budget {
 
 /// The hard limit is below the need: the server must not start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shortfall {
+pub(crate) struct Shortfall {
     /// Descriptors needed.
-    pub needed: u64,
+    pub(crate) needed: u64,
     /// The soft limit.
-    pub soft: u64,
+    pub(crate) soft: u64,
     /// The hard limit.
-    pub hard: u64,
+    pub(crate) hard: u64,
     /// The configured connection slots.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Descriptors already open at the check.
-    pub open: u64,
+    pub(crate) open: u64,
 }
 
 impl fmt::Display for Shortfall {
@@ -76,12 +76,12 @@ impl fmt::Display for Shortfall {
 impl std::error::Error for Shortfall {}
 
 /// Descriptors needed to serve `max_connections` with `open` already open.
-pub fn needed(max_connections: usize, open: u64) -> u64 {
+pub(crate) fn needed(max_connections: usize, open: u64) -> u64 {
     max_connections as u64 + open + OWN_FDS
 }
 
 /// Descriptors this process has open now (3 when `/proc` cannot tell).
-pub fn open_now() -> u64 {
+pub(crate) fn open_now() -> u64 {
     match std::fs::read_dir("/proc/self/fd") {
         // The directory's own descriptor is listed too.
         Ok(dir) => (dir.count() as u64).saturating_sub(1),
@@ -91,7 +91,7 @@ pub fn open_now() -> u64 {
 
 /// Checks `RLIMIT_NOFILE` against `max_connections` and raises the soft limit where needed
 /// and allowed.
-pub fn ensure(max_connections: usize) -> Result<Budget, Shortfall> {
+pub(crate) fn ensure(max_connections: usize) -> Result<Budget, Shortfall> {
     let open = open_now();
     let needed = needed(max_connections, open);
     let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
