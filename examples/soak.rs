@@ -336,20 +336,29 @@ fn start_server(a: &Args) -> (Child, SocketAddr, PathBuf) {
     let hgrm = a.dir.join("histograms");
     let _ = std::fs::remove_dir_all(&hgrm);
     let cfg = a.dir.join("s7rtd.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "listen = \"127.0.0.1:0\"\nmax_connections = 64\nevent_queue = 65536\n\
-             [telemetry]\ninterval_ms = 10000\nhistogram_dir = \"{}\"\n\
-             [[db]]\nnumber = 1\nsize = {}\n",
-            std::fs::canonicalize(&a.dir)
-                .unwrap()
-                .join("histograms")
-                .display(),
-            a.clients.max(1) * REGION
-        ),
-    )
-    .unwrap();
+    let body = format!(
+        "event_queue = 65536\n\
+         [telemetry]\ninterval_ms = 10000\nhistogram_dir = \"{}\"\n\
+         [[db]]\nnumber = 1\nsize = {}\n",
+        std::fs::canonicalize(&a.dir)
+            .unwrap()
+            .join("histograms")
+            .display(),
+        a.clients.max(1) * REGION
+    );
+    // Every client comes from 127.0.0.1: lift a per-address limit where the server has one.
+    let head = "listen = \"127.0.0.1:0\"\nmax_connections = 64\n";
+    std::fs::write(&cfg, format!("{head}max_connections_per_ip = 64\n{body}")).unwrap();
+    let knows_per_ip = Command::new(&a.server)
+        .args(["--check-config", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !knows_per_ip {
+        std::fs::write(&cfg, format!("{head}{body}")).unwrap();
+    }
     let log = std::fs::File::create(a.dir.join("s7rtd.log")).unwrap();
     let mut child = Command::new(&a.server)
         .args(["--no-rt", "--config"])
