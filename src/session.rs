@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::events::{CloseReason, Event, EventSink};
+use crate::events::{CloseReason, Event, EventSink, WriteRef};
 use crate::plc::diag::event_id;
 use crate::plc::{Cpu, Memory, Now};
 use crate::service::conn::ConnState;
@@ -578,13 +578,13 @@ impl Session {
         let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
         let slot = self.slot;
         write_var::write_var(&req, h.data(), mem, self.body(tx), |w| {
-            events.event(Event::ClientWrite {
+            events.client_write(&WriteRef {
                 slot,
                 area: w.item.area,
                 db: w.item.db,
-                offset: w.target.offset as u32,
-                len: w.target.len as u16,
+                offset: w.target.offset,
                 bit: w.target.bit,
+                data: w.data,
             })
         })
     }
