@@ -115,7 +115,9 @@ impl Snapshotter {
             dirty: false,
             copy_per_cycle: copy_per_cycle.max(1),
             period,
-            next_due: Instant::now(),
+            // The first snapshot, too, waits a period: a write is still on disk within one
+            // interval, and a restart loop does not write a generation per start.
+            next_due: Instant::now() + period,
             generation,
             exchange,
         }
@@ -372,19 +374,21 @@ mod tests {
         let t = Instant::now();
         write(&mut img, &mut s, Area::DataBlock, 1, 0, &[1]);
         s.tick(t, 0, &img);
+        assert_eq!(x.full.len(), 0, "the first snapshot waits a period too");
+        s.tick(t + period, 0, &img);
         assert_eq!(x.full.len(), 1);
         write(&mut img, &mut s, Area::DataBlock, 1, 0, &[2]);
-        s.tick(t + Duration::from_secs(1), 0, &img);
+        s.tick(t + period + Duration::from_secs(1), 0, &img);
         assert_eq!(x.full.len(), 1, "period not yet over");
-        s.tick(t + period, 0, &img);
+        s.tick(t + 2 * period, 0, &img);
         assert_eq!(x.full.len(), 2);
         write(&mut img, &mut s, Area::DataBlock, 1, 0, &[3]);
-        s.tick(t + 2 * period, 0, &img);
+        s.tick(t + 3 * period, 0, &img);
         assert_eq!(x.full.len(), 2, "no free buffer: the writer holds both");
         let first = x.full.pop().unwrap();
         assert_eq!(first.generation, 6);
         x.empty.push(first).unwrap();
-        s.tick(t + 2 * period, 0, &img);
+        s.tick(t + 3 * period, 0, &img);
         assert_eq!(x.full.len(), 2);
     }
 }
