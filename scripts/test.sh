@@ -76,18 +76,25 @@ pytest_suite() {
 # Interop suites: one line each. A suite is a folder tests/interop/<suite>; it may be a pytest
 # suite (pytest_suite <suite> <venv name> <pip requirements...>) or any command, e.g.
 #   suite nodes7 bash tests/interop/nodes7/run.sh
+# The host API through the `edge` example, and 30 SIGKILLs of a writing server (about 1 min).
+suite host pytest_suite host snap7-1 python-snap7==1.3 pytest
+suite persist pytest_suite persist snap7-1 python-snap7==1.3 pytest
 SUITES=()
 suite() { SUITES+=("$*"); }
 
 suite snap7_v1 pytest_suite snap7_v1 snap7-1 python-snap7==1.3 pytest
 suite snap7_v3 pytest_suite snap7_v3 snap7-3 python-snap7==3.3.0 pytest
 suite nodes7 bash tests/interop/nodes7/run.sh
+# The host API through the `edge` example, and 30 SIGKILLs of a writing server (about 1 min).
+suite host pytest_suite host snap7-1 python-snap7==1.3 pytest
+suite persist pytest_suite persist snap7-1 python-snap7==1.3 pytest
 # Last: reruns the suites above while tshark captures lo, checks every server frame.
 suite capture bash tests/interop/capture/run.sh
 
 section "build"
-cargo build --bins
+cargo build --bins --examples
 export S7RTD=$REPO/target/debug/s7rtd
+export S7RT_EDGE=$REPO/target/debug/examples/edge
 
 [[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --all-targets" cargo test --all-targets
 

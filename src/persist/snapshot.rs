@@ -28,6 +28,9 @@ pub(crate) struct Shadow {
     pub(crate) data: Box<[u8]>,
 }
 
+/// Shadow buffers in circulation.
+const SHADOWS: usize = 3;
+
 /// Buffers travelling between the RT thread and the writer thread.
 #[derive(Debug)]
 pub(crate) struct Exchange {
@@ -39,14 +42,16 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
-    /// Two shadows of `len` bytes: one filled by the RT thread while the other is written.
+    /// Three shadows of `len` bytes: while the writer writes one, the RT thread can hand
+    /// over a second and fill a third, so a slow disk delays the next file by at most one
+    /// write, not by a queue of stale snapshots (the writer skips to the newest).
     pub(crate) fn new(len: usize) -> Exchange {
         let x = Exchange {
-            empty: ArrayQueue::new(2),
-            full: ArrayQueue::new(2),
+            empty: ArrayQueue::new(SHADOWS),
+            full: ArrayQueue::new(SHADOWS),
             retry: AtomicBool::new(false),
         };
-        for _ in 0..2 {
+        for _ in 0..SHADOWS {
             let mut data: Box<[u8]> = vec![0; len].into();
             for i in (0..data.len()).step_by(4096) {
                 data[i] = std::hint::black_box(0); // prefault
@@ -182,7 +187,7 @@ impl Snapshotter {
                 s.generation = self.generation;
                 s.wall_ms = wall_ms;
                 if let Err(s) = self.exchange.full.push(s) {
-                    // Cannot happen (two buffers, two places); keep it for the next try.
+                    // Cannot happen (as many places as buffers); keep it for the next try.
                     self.exchange.empty.push(s).ok();
                     self.generation -= 1;
                     self.dirty = true;
@@ -384,11 +389,18 @@ mod tests {
         assert_eq!(x.full.len(), 2);
         write(&mut img, &mut s, Area::DataBlock, 1, 0, &[3]);
         s.tick(t + 3 * period, 0, &img);
-        assert_eq!(x.full.len(), 2, "no free buffer: the writer holds both");
+        assert_eq!(x.full.len(), 3);
+        write(&mut img, &mut s, Area::DataBlock, 1, 0, &[4]);
+        s.tick(t + 4 * period, 0, &img);
+        assert_eq!(
+            x.full.len(),
+            3,
+            "no free buffer: the writer holds all three"
+        );
         let first = x.full.pop().unwrap();
         assert_eq!(first.generation, 6);
         x.empty.push(first).unwrap();
-        s.tick(t + 3 * period, 0, &img);
-        assert_eq!(x.full.len(), 2);
+        s.tick(t + 4 * period, 0, &img);
+        assert_eq!(x.full.len(), 3);
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::file;
 use super::snapshot::{Exchange, Shadow, Snapshotter};
@@ -16,6 +16,8 @@ use crate::plc::Memory;
 
 /// How often the writer looks for a full shadow.
 const POLL: Duration = Duration::from_millis(2);
+/// At most one "slow disk" warning this often.
+const SLOW_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 /// The non-RT side of persistence, owned by the server.
 #[derive(Debug)]
@@ -109,17 +111,32 @@ impl Drop for Persistence {
 
 fn run(s: &Settings, x: &Exchange, status: &Status, stop: &AtomicBool) {
     let mut failing = false;
+    let mut slow_warned: Option<Instant> = None;
     loop {
         // Checked before looking for work, so a shadow handed over before the stop is
         // still written.
         let stopping = stop.load(Ordering::Acquire);
-        let Some(shadow) = x.full.pop() else {
+        // The newest full shadow; older ones are stale (the disk was slow): skip them.
+        let mut newest: Option<Box<Shadow>> = None;
+        while let Some(s) = x.full.pop() {
+            if let Some(old) = newest.take_if(|n| n.generation < s.generation) {
+                let _ = x.empty.push(old);
+            }
+            match newest {
+                Some(_) => {
+                    let _ = x.empty.push(s);
+                }
+                None => newest = Some(s),
+            }
+        }
+        let Some(shadow) = newest else {
             if stopping {
                 return;
             }
             std::thread::sleep(POLL);
             continue;
         };
+        let started = Instant::now();
         match write(s, &shadow, status) {
             Ok(()) => {
                 if failing {
@@ -128,6 +145,21 @@ fn run(s: &Settings, x: &Exchange, status: &Status, stop: &AtomicBool) {
                         format!("snapshots are written to {} again", s.dir.display()),
                     );
                     failing = false;
+                }
+                let took = started.elapsed();
+                if took > s.interval / 4
+                    && slow_warned.is_none_or(|t| t.elapsed() > SLOW_WARNING_EVERY)
+                {
+                    status.say(
+                        log::Level::Warn,
+                        format!(
+                            "writing a snapshot to {} took {} ms, more than a quarter of [persist] interval_ms = {}: writes may reach the disk later than one interval after their acknowledgement (slow disk or fsync contention)",
+                            s.dir.display(),
+                            took.as_millis(),
+                            s.interval.as_millis()
+                        ),
+                    );
+                    slow_warned = Some(Instant::now());
                 }
             }
             Err(e) => {
@@ -146,7 +178,7 @@ fn run(s: &Settings, x: &Exchange, status: &Status, stop: &AtomicBool) {
                 }
             }
         }
-        // Two buffers, two places: this cannot fail.
+        // As many places as buffers: this cannot fail.
         let _ = x.empty.push(shadow);
     }
 }
