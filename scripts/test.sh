@@ -76,9 +76,6 @@ pytest_suite() {
 # Interop suites: one line each. A suite is a folder tests/interop/<suite>; it may be a pytest
 # suite (pytest_suite <suite> <venv name> <pip requirements...>) or any command, e.g.
 #   suite nodes7 bash tests/interop/nodes7/run.sh
-# The host API through the `edge` example, and 30 SIGKILLs of a writing server (about 1 min).
-suite host pytest_suite host snap7-1 python-snap7==1.3 pytest
-suite persist pytest_suite persist snap7-1 python-snap7==1.3 pytest
 SUITES=()
 suite() { SUITES+=("$*"); }
 
