@@ -89,11 +89,11 @@ suite persist pytest_suite persist snap7-1 python-snap7==1.3 pytest
 suite capture bash tests/interop/capture/run.sh
 
 section "build"
-cargo build --bins --examples
+cargo build --workspace --bins --examples
 export S7RTD=$REPO/target/debug/s7rtd
 export S7RT_EDGE=$REPO/target/debug/examples/edge
 
-[[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --all-targets" cargo test --all-targets
+[[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --workspace --all-targets" cargo test --workspace --all-targets
 
 for entry in "${SUITES[@]}"; do
     read -r -a argv <<<"$entry"

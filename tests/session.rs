@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use s7rt::events::{CloseReason, Event};
+use s7rt::events::CloseReason;
 use s7rt::plc::Memory;
 use s7rt::session::Limits;
 use s7rt::wire::var::Area;
