@@ -81,7 +81,9 @@ fn host_to_s7(secs: f64) -> anyhow::Result<Histogram<u64>> {
     }
     std::thread::sleep(Duration::from_millis(20));
     done.store(true, Ordering::Relaxed);
-    let h = reader.join().map_err(|_| anyhow::anyhow!("reader panicked"))??;
+    let h = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("reader panicked"))??;
     server.shutdown()?;
     Ok(h)
 }
@@ -123,7 +125,9 @@ fn s7_to_host(secs: f64) -> anyhow::Result<Histogram<u64>> {
             seen += 1;
         }
     }
-    writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("writer panicked"))??;
     server.shutdown()?;
     Ok(h)
 }
@@ -184,7 +188,10 @@ fn service(secs: f64, host_rate: u32) -> anyhow::Result<(Histogram<u64>, u64, u6
             while !stop.load(Ordering::Relaxed) {
                 for j in 0..per_tick {
                     let v = (n as u32).wrapping_add(j);
-                    if host.write(Area::DataBlock, 2, 4 * (j as usize % 64), &v.to_be_bytes()).is_ok() {
+                    if host
+                        .write(Area::DataBlock, 2, 4 * (j as usize % 64), &v.to_be_bytes())
+                        .is_ok()
+                    {
                         n += 1;
                     }
                 }
@@ -254,11 +261,19 @@ fn main() -> anyhow::Result<()> {
         rows.push_str(&p.markdown_row(&format!(
             "run {} ({}): service time, {reads} reads, {writes} host writes",
             i + 1,
-            if *rate > 0 { "10 000 host writes/s" } else { "no host traffic" }
+            if *rate > 0 {
+                "10 000 host writes/s"
+            } else {
+                "no host traffic"
+            }
         )));
         rows.push('\n');
     }
-    let verdict = if ratios.iter().all(|r| *r <= 1.10) { "met" } else { "missed" };
+    let verdict = if ratios.iter().all(|r| *r <= 1.10) {
+        "met"
+    } else {
+        "missed"
+    };
     let report = format!(
         "# s7rt host API benchmark\n\n\
          Command: `{command}`\n\n\
@@ -310,7 +325,10 @@ fn main() -> anyhow::Result<()> {
     .join(format!("{}-{}-host", timestamp(), machine.host));
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("report.md"), &report)?;
-    std::fs::write(dir.join("figures.json"), serde_json::to_string_pretty(&figures)?)?;
+    std::fs::write(
+        dir.join("figures.json"),
+        serde_json::to_string_pretty(&figures)?,
+    )?;
     println!("{report}\nwritten to {}", dir.display());
     Ok(())
 }

@@ -108,6 +108,7 @@ if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
     # The jitter bench's smoke run (a few seconds, no targets asserted) keeps the bench from
     # rotting; its report goes to target/bench-smoke/.
     step "bench smoke (cargo bench --bench jitter -- --smoke)" cargo bench --profile dev --bench jitter -- --smoke
+    step "bench smoke (cargo bench --bench host -- --smoke)" cargo bench --profile dev --bench host -- --smoke
     step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
 fi
 

@@ -204,7 +204,7 @@ pub fn restore<M: Memory>(s: &Settings, mem: &mut M) -> Result<Restored, String>
             gens.push((g, e.path()));
         }
     }
-    gens.sort_by(|a, b| b.0.cmp(&a.0));
+    gens.sort_by_key(|g| std::cmp::Reverse(g.0));
     out.newest_seen = gens.first().map_or(0, |g| g.0);
     let mut bad = 0;
     for (g, path) in &gens {

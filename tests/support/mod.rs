@@ -112,12 +112,12 @@ pub fn golden_image() -> Image {
     img
 }
 
-/// Events, and client writes as (area, db, offset, bit, data).
+/// A client write as (area, db, offset, bit, data).
+pub type Written = (Area, u16, usize, Option<u8>, Vec<u8>);
+
+/// Events, and client writes.
 #[derive(Default)]
-pub struct Events(
-    pub Vec<Event>,
-    pub Vec<(Area, u16, usize, Option<u8>, Vec<u8>)>,
-);
+pub struct Events(pub Vec<Event>, pub Vec<Written>);
 
 impl EventSink for Events {
     fn event(&mut self, e: Event) {
