@@ -1,6 +1,7 @@
 //! SIGTERM while the daemon's stderr is a pipe nobody reads (issue #13, defect 2): the stop
 //! closes the listener and ends the process at once, and what is written at stop (the
-//! histogram files) does not wait behind the blocked log stream.
+//! histogram files, the final snapshot of retentive data) does not wait behind the blocked
+//! log stream.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::fs::File;
@@ -8,6 +9,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use s7rt::client::Client;
+use s7rt::wire::var::Area;
 
 const BIN: &str = env!("CARGO_BIN_EXE_s7rtd");
 
@@ -41,17 +45,23 @@ fn blocked_writing_stderr(pid: u32) -> bool {
 }
 
 #[test]
-fn sigterm_stops_at_once_and_writes_histograms_while_stderr_is_a_pipe_nobody_reads() {
+fn sigterm_stops_at_once_and_writes_histograms_and_snapshot_while_stderr_is_a_pipe_nobody_reads() {
     let dir = std::env::temp_dir().join(format!("s7rt-blocked-log-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("s7rtd.toml");
     let hgrm = dir.join("histograms");
+    let state = dir.join("state");
+    // Snapshots only at stop (the interval is far longer than the test): what the restarted
+    // server finds retained was written by the stop, with the log stream blocked.
     std::fs::write(
         &cfg,
         format!(
-            "listen = \"127.0.0.1:0\"\n[telemetry]\nhistogram_dir = \"{}\"\n",
-            hgrm.display()
+            "listen = \"127.0.0.1:0\"\n[telemetry]\nhistogram_dir = \"{}\"\n\
+             [persist]\ndir = \"{}\"\ninterval_ms = 3600000\n\
+             [[db]]\nnumber = 1\nsize = 64\nretain = true\n",
+            hgrm.display(),
+            state.display()
         ),
     )
     .unwrap();
@@ -95,8 +105,12 @@ fn sigterm_stops_at_once_and_writes_histograms_while_stderr_is_a_pipe_nobody_rea
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Still serving, with the log stream blocked.
-    drop(TcpStream::connect(addr).unwrap());
+    // Still serving, with the log stream blocked: a retentive write is acknowledged.
+    let mut client = Client::connect(addr, 0, 1, 240).unwrap();
+    client
+        .write(Area::DataBlock, 1, 0, b"kept across the stop")
+        .unwrap();
+    drop(client);
 
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
@@ -140,6 +154,34 @@ fn sigterm_stops_at_once_and_writes_histograms_while_stderr_is_a_pipe_nobody_rea
         count("accepted") + count("refused") > connections,
         "{connections} connections made:\n{counters}"
     );
+
+    // The final snapshot was written at stop: a new server (stderr read) restores the write.
+    let mut again = Daemon(
+        Command::new(BIN)
+            .args(["--no-rt", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(again.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr2: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("s7rtd: listening on ")
+        .unwrap_or_else(|| panic!("restart said {line:?}"))
+        .parse()
+        .unwrap();
+    let mut buf = [0u8; 20];
+    Client::connect(addr2, 0, 1, 240)
+        .unwrap()
+        .read(Area::DataBlock, 1, 0, &mut buf)
+        .unwrap();
+    assert_eq!(&buf, b"kept across the stop", "final snapshot missing");
+    drop(again);
 
     // What did reach the pipe is whole lines from the start of the run.
     let mut text = Vec::new();
