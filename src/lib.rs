@@ -6,6 +6,8 @@
 //! SCHED_FIFO thread), [`housekeeping`] (logging, off the RT thread), [`config`] and
 //! [`server`] (start-up in the order the real-time rules demand).
 
+pub mod access;
+pub mod admission;
 pub mod client;
 pub mod config;
 pub mod event_loop;

@@ -14,6 +14,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::access::Guarded;
 use crate::events::{CloseReason, Event, EventSink};
 use crate::plc::diag::event_id;
 use crate::plc::{Cpu, Memory, Now};
@@ -96,6 +97,10 @@ pub struct Session {
     reasm: Box<[u8]>,
     reasm_len: usize,
     reasm_overflow: bool,
+    /// Bytes of an oversized TPKT still to skip (see [`Session::oversized`]).
+    drain: usize,
+    /// The TPKT being skipped ends its PDU: answer 0x8500 once it is skipped.
+    drain_eot: bool,
     /// When bytes last arrived; the idle deadline is derived from it only when checked, so
     /// a request costs no time arithmetic for it.
     last_activity: Instant,
@@ -115,6 +120,8 @@ impl Session {
             reasm: vec![0; limits.reassembly_len()].into(),
             reasm_len: 0,
             reasm_overflow: false,
+            drain: 0,
+            drain_eot: false,
             last_activity: now,
             conn: ConnState::default(),
         }
@@ -128,6 +135,8 @@ impl Session {
         self.pdu_len = 0;
         self.reasm_len = 0;
         self.reasm_overflow = false;
+        self.drain = 0;
+        self.drain_eot = false;
         self.last_activity = now;
         self.conn = ConnState::default();
     }
@@ -148,6 +157,16 @@ impl Session {
         for i in (0..self.reasm.len()).step_by(4096) {
             self.reasm[i] = std::hint::black_box(0);
         }
+    }
+
+    /// Sets what this connection may do (after [`Session::reset`], at accept).
+    pub fn set_grant(&mut self, grant: crate::access::Grant) {
+        self.conn.grant = grant;
+    }
+
+    /// COTP connect and Setup Communication are done.
+    pub fn is_established(&self) -> bool {
+        self.phase == Phase::Established
     }
 
     /// The negotiated PDU length (0 before Setup Communication).
@@ -179,15 +198,16 @@ impl Session {
         tx: &mut [u8],
         events: &mut E,
     ) -> Step {
+        if self.drain > 0 {
+            return self.drain_step(rx, tx, events);
+        }
         let n = match tpkt::frame(rx, MAX_TPKT_LEN) {
-            Ok(tpkt::Frame::Incomplete) => {
-                return Step {
-                    consumed: 0,
-                    reply_len: 0,
-                    close: None,
-                }
-            }
+            Ok(tpkt::Frame::Incomplete) => return NEED_MORE,
             Ok(tpkt::Frame::Complete(n)) => n,
+            // Version 3 and a length up to 65535: the stream is in sync, only too long.
+            Err(WireError::BadTpktLength(len)) if usize::from(len) > MAX_TPKT_LEN => {
+                return self.oversized(now, rx, usize::from(len), tx, events)
+            }
             Err(e) => return close(0, CloseReason::Framing(e)),
         };
         self.last_activity = now.mono;
@@ -236,6 +256,65 @@ impl Session {
                 }
             }
             _ => close(n, CloseReason::Framing(WireError::Malformed)),
+        }
+    }
+
+    /// A well-formed TPKT longer than any we accept (`len` > [`MAX_TPKT_LEN`]): the stream
+    /// is still in sync, so instead of closing (as a strict receiver would) it is skipped
+    /// as it arrives, and the PDU it belongs to is answered with 0x8500 (PDU too large),
+    /// as Snap7's server does. Only a data TPDU of a connected session qualifies: anything
+    /// else that large cannot be a request we could serve and closes the connection.
+    fn oversized<E: EventSink>(
+        &mut self,
+        now: Now,
+        rx: &[u8],
+        len: usize,
+        tx: &mut [u8],
+        events: &mut E,
+    ) -> Step {
+        // TPKT header, DT header, and the S7 header up to its PDU reference.
+        const PEEK: usize = tpkt::HEADER_LEN + cotp::DT_HEADER_LEN + 6;
+        let Some(head) = rx.get(..PEEK) else {
+            return NEED_MORE;
+        };
+        let dt = &head[tpkt::HEADER_LEN..tpkt::HEADER_LEN + cotp::DT_HEADER_LEN];
+        let is_dt = dt[0] as usize == cotp::DT_HEADER_LEN - 1
+            && TpduCode::from(dt[1]) == TpduCode::Data;
+        if !is_dt || self.phase == Phase::AwaitConnect {
+            return close(0, CloseReason::Framing(WireError::BadTpktLength(len as u16)));
+        }
+        self.last_activity = now.mono;
+        if self.reasm_len == 0 && !self.reasm_overflow {
+            // The PDU starts here: keep its first bytes for the PDU reference of the answer.
+            let first = &head[tpkt::HEADER_LEN + cotp::DT_HEADER_LEN..];
+            if let Some(dst) = self.reasm.get_mut(..first.len()) {
+                dst.copy_from_slice(first);
+                self.reasm_len = first.len();
+            }
+        }
+        self.reasm_overflow = true;
+        self.drain = len;
+        self.drain_eot = dt[2] & cotp::EOT != 0;
+        self.drain_step(rx, tx, events)
+    }
+
+    /// Skips what `rx` holds of the oversized TPKT; once all of it is skipped and it ended
+    /// its PDU, answers 0x8500 with the PDU's reference.
+    fn drain_step<E: EventSink>(&mut self, rx: &[u8], tx: &mut [u8], events: &mut E) -> Step {
+        let n = rx.len().min(self.drain);
+        self.drain -= n;
+        let mut reply_len = 0;
+        if self.drain == 0 && self.drain_eot {
+            let first = self.reasm.get(..self.reasm_len).unwrap_or_default();
+            let pdu_ref = s7::peek_pdu_ref(first).unwrap_or(0);
+            self.reasm_len = 0;
+            self.reasm_overflow = false;
+            reply_len = self.error_ack(tx, pdu_ref, 0, HeaderError::PDU_SIZE, events);
+        }
+        Step {
+            consumed: n,
+            reply_len,
+            close: None,
         }
     }
 
@@ -422,14 +501,44 @@ impl Session {
             // Nothing but Setup Communication before a PDU size exists: every other request
             // "exceeds" the (not yet negotiated) PDU.
             (_, _) if self.phase != Phase::Established => Err(HeaderError::PDU_SIZE.into()),
-            // Protection level 3 (read/write protection) refuses reads, level 2 writes:
-            // every item answers 0x03 "access denied", which clients report per item.
+            // PUT/GET off (an `[[access]]` rule's `put_get = false`): an S7-1500 answers
+            // Read/Write Var with a bare Ack carrying 0x8104.
+            (Rosctr::Job, var::READ | var::WRITE) if !ctx.conn.grant.may_put_get() => {
+                Err(HeaderError::NOT_IMPLEMENTED.into())
+            }
+            // Protection level 3 (read/write protection) refuses reads, level 2 writes, as
+            // does a read-only access rule: every item answers 0x03 "access denied", which
+            // clients report per item.
             (Rosctr::Job, var::READ) if level >= 3 => self.refuse_items(&header, tx, 4),
-            (Rosctr::Job, var::WRITE) if level >= 2 => self.refuse_items(&header, tx, 1),
-            (Rosctr::Job, var::READ) => self.read(&header, ctx.mem, tx).map_err(JobError::from),
-            (Rosctr::Job, var::WRITE) => self
-                .write(&header, ctx.mem, tx, ctx.events)
-                .map_err(JobError::from),
+            (Rosctr::Job, var::WRITE) if level >= 2 || !ctx.conn.grant.may_write() => {
+                self.refuse_items(&header, tx, 1)
+            }
+            // A rule limiting areas or DBs sees the image through `Guarded` (items outside
+            // answer 0x03); everybody else reads the image directly.
+            (Rosctr::Job, var::READ) => match ctx.conn.grant {
+                g if g.reaches_everything() => self.read(&header, &*ctx.mem, tx),
+                grant => {
+                    let mem = Guarded {
+                        mem: &mut *ctx.mem,
+                        grant,
+                        access: &ctx.cpu.access,
+                    };
+                    self.read(&header, &mem, tx)
+                }
+            }
+            .map_err(JobError::from),
+            (Rosctr::Job, var::WRITE) => match ctx.conn.grant {
+                g if g.reaches_everything() => self.write(&header, &mut *ctx.mem, tx, ctx.events),
+                grant => {
+                    let mut mem = Guarded {
+                        mem: &mut *ctx.mem,
+                        grant,
+                        access: &ctx.cpu.access,
+                    };
+                    self.write(&header, &mut mem, tx, ctx.events)
+                }
+            }
+            .map_err(JobError::from),
             (Rosctr::Job, f) => {
                 let p = header.params();
                 let body = self.body(tx);
@@ -689,6 +798,13 @@ impl Session {
         FRAME_OVERHEAD * k + pdu_len
     }
 }
+
+/// "Need more bytes".
+const NEED_MORE: Step = Step {
+    consumed: 0,
+    reply_len: 0,
+    close: None,
+};
 
 fn close(consumed: usize, reason: CloseReason) -> Step {
     Step {

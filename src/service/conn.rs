@@ -3,6 +3,7 @@
 //! connection type.
 //! Fixed size, kept inside the `Session`, reset with it.
 
+use crate::access::Grant;
 use crate::plc::ConnType;
 use crate::wire::HeaderError;
 
@@ -74,6 +75,8 @@ pub struct ConnState {
     pub conn_type: Option<ConnType>,
     /// The client entered the session password.
     pub legitimated: bool,
+    /// What the `[[access]]` rules let this connection do (decided at accept).
+    pub grant: Grant,
     /// Fragmented SZL answer in progress.
     pub szl: Option<SzlCursor>,
     /// Block list in progress.

@@ -105,7 +105,7 @@ pub fn stop<M: Memory, E: EventSink>(
     if params.len() < 7 {
         return Err(HeaderError::NOT_IMPLEMENTED.into());
     }
-    if ctx.level() >= 2 {
+    if ctx.level() >= 2 || !ctx.conn.grant.may_control() {
         return Err(PROTECTED.into());
     }
     if ctx.cpu.mode() == Mode::Stop {
@@ -144,6 +144,9 @@ pub fn pi_service<M: Memory, E: EventSink>(
         PiService::Insert => download::insert(block, ctx)?,
         PiService::Delete => download::delete(block, ctx)?,
         PiService::HotStart | PiService::ColdStart => {
+            if !ctx.conn.grant.may_control() {
+                return Err(PROTECTED.into());
+            }
             if ctx.cpu.mode() == Mode::Run {
                 return Err(refuse(PI_SERVICE, 0x03, out));
             }
