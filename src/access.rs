@@ -66,6 +66,12 @@ impl Grant {
         rule: 0,
     };
 
+    /// Everything permitted: requests take the path they take without rules.
+    #[inline]
+    pub fn is_open(self) -> bool {
+        self.bits == bit::ALL
+    }
+
     /// Write Var may change the image (else every item answers 0x03).
     #[inline]
     pub fn may_write(self) -> bool {

@@ -501,44 +501,19 @@ impl Session {
             // Nothing but Setup Communication before a PDU size exists: every other request
             // "exceeds" the (not yet negotiated) PDU.
             (_, _) if self.phase != Phase::Established => Err(HeaderError::PDU_SIZE.into()),
-            // PUT/GET off (an `[[access]]` rule's `put_get = false`): an S7-1500 answers
-            // Read/Write Var with a bare Ack carrying 0x8104.
-            (Rosctr::Job, var::READ | var::WRITE) if !ctx.conn.grant.may_put_get() => {
-                Err(HeaderError::NOT_IMPLEMENTED.into())
+            // A connection an `[[access]]` rule limits takes its own path; for everybody
+            // else access control costs this one comparison.
+            (Rosctr::Job, var::READ | var::WRITE) if !ctx.conn.grant.is_open() => {
+                self.limited_var(&header, function, level, ctx, tx)
             }
-            // Protection level 3 (read/write protection) refuses reads, level 2 writes, as
-            // does a read-only access rule: every item answers 0x03 "access denied", which
-            // clients report per item.
+            // Protection level 3 (read/write protection) refuses reads, level 2 writes:
+            // every item answers 0x03 "access denied", which clients report per item.
             (Rosctr::Job, var::READ) if level >= 3 => self.refuse_items(&header, tx, 4),
-            (Rosctr::Job, var::WRITE) if level >= 2 || !ctx.conn.grant.may_write() => {
-                self.refuse_items(&header, tx, 1)
-            }
-            // A rule limiting areas or DBs sees the image through `Guarded` (items outside
-            // answer 0x03); everybody else reads the image directly.
-            (Rosctr::Job, var::READ) => match ctx.conn.grant {
-                g if g.reaches_everything() => self.read(&header, &*ctx.mem, tx),
-                grant => {
-                    let mem = Guarded {
-                        mem: &mut *ctx.mem,
-                        grant,
-                        access: &ctx.cpu.access,
-                    };
-                    self.read(&header, &mem, tx)
-                }
-            }
-            .map_err(JobError::from),
-            (Rosctr::Job, var::WRITE) => match ctx.conn.grant {
-                g if g.reaches_everything() => self.write(&header, &mut *ctx.mem, tx, ctx.events),
-                grant => {
-                    let mut mem = Guarded {
-                        mem: &mut *ctx.mem,
-                        grant,
-                        access: &ctx.cpu.access,
-                    };
-                    self.write(&header, &mut mem, tx, ctx.events)
-                }
-            }
-            .map_err(JobError::from),
+            (Rosctr::Job, var::WRITE) if level >= 2 => self.refuse_items(&header, tx, 1),
+            (Rosctr::Job, var::READ) => self.read(&header, ctx.mem, tx).map_err(JobError::from),
+            (Rosctr::Job, var::WRITE) => self
+                .write(&header, ctx.mem, tx, ctx.events)
+                .map_err(JobError::from),
             (Rosctr::Job, f) => {
                 let p = header.params();
                 let body = self.body(tx);
@@ -600,6 +575,44 @@ impl Session {
         .map(|hl| hl + a.param_len + a.data_len)
         .unwrap_or(0);
         self.frame(tx, body)
+    }
+
+    /// Read/Write Var of a connection an `[[access]]` rule limits. PUT/GET off: a bare Ack
+    /// with 0x8104, as an S7-1500 answers. Read-only (or protection level 2/3): every item
+    /// answers 0x03. Limited areas or DBs: the image is seen through [`Guarded`], where
+    /// items outside answer 0x03.
+    fn limited_var<M: Memory, E: EventSink>(
+        &self,
+        header: &S7Header<&[u8]>,
+        function: u8,
+        level: u8,
+        ctx: &mut Ctx<'_, M, E>,
+        tx: &mut [u8],
+    ) -> Result<Answer, JobError> {
+        let grant = ctx.conn.grant;
+        if !grant.may_put_get() {
+            return Err(HeaderError::NOT_IMPLEMENTED.into());
+        }
+        let write = function == var::WRITE;
+        if level >= 3 || (write && (level >= 2 || !grant.may_write())) {
+            return self.refuse_items(header, tx, if write { 1 } else { 4 });
+        }
+        let result = match grant.reaches_everything() {
+            true if write => self.write(header, ctx.mem, tx, ctx.events),
+            true => self.read(header, ctx.mem, tx),
+            false => {
+                let mut mem = Guarded {
+                    mem: &mut *ctx.mem,
+                    grant,
+                    access: &ctx.cpu.access,
+                };
+                match write {
+                    true => self.write(header, &mut mem, tx, ctx.events),
+                    false => self.read(header, &mem, tx),
+                }
+            }
+        };
+        result.map_err(JobError::from)
     }
 
     /// The slice of `tx` where the parameter part of an Ack_Data answer goes, bounded by the
