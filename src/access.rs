@@ -41,7 +41,8 @@ mod bit {
     /// Every DB number allowed (no DB set to consult).
     pub(super) const ALL_DBS: u16 = 1 << 14;
     pub(super) const ALL_AREAS: u16 = INPUTS | OUTPUTS | FLAGS | DBS | TIMERS | COUNTERS;
-    pub(super) const ALL: u16 = WRITE | CONTROL | CLOCK_SET | DOWNLOAD | PUT_GET | ALL_AREAS | ALL_DBS;
+    pub(super) const ALL: u16 =
+        WRITE | CONTROL | CLOCK_SET | DOWNLOAD | PUT_GET | ALL_AREAS | ALL_DBS;
 }
 
 /// What one connection may do, decided at accept and kept with it. `Copy`, 4 bytes.
@@ -395,13 +396,13 @@ fn area_bit(name: &str) -> Option<u16> {
 /// The image as a connection with a limited grant sees it: items outside its areas or DBs
 /// answer 0x03, everything else goes to the image. Used only for grants that do not
 /// [`Grant::reaches_everything`], so open connections pay nothing.
-pub struct Guarded<'a, M> {
+pub(crate) struct Guarded<'a, M> {
     /// The image.
-    pub mem: &'a mut M,
+    pub(crate) mem: &'a mut M,
     /// The connection's grant.
-    pub grant: Grant,
+    pub(crate) grant: Grant,
     /// The rules (for the DB sets).
-    pub access: &'a Access,
+    pub(crate) access: &'a Access,
 }
 
 impl<M: Memory> Memory for Guarded<'_, M> {
@@ -454,7 +455,9 @@ mod tests {
         assert!(!c.contains(ip("fd00:2::1")));
         assert!(!c.contains(ip("10.1.0.1")));
         assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("192.0.2.1")));
-        assert!(!Cidr::parse("0.0.0.0/0").unwrap().contains(ip("2001:db8::1")));
+        assert!(!Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains(ip("2001:db8::1")));
         assert!(Cidr::parse("::/0").unwrap().contains(ip("2001:db8::1")));
         let host = Cidr::parse("192.168.0.7").unwrap();
         assert!(host.contains(ip("192.168.0.7")) && !host.contains(ip("192.168.0.8")));
@@ -464,7 +467,9 @@ mod tests {
     fn cidr_errors_say_what_is_wrong() {
         assert!(Cidr::parse("10.0.0.0/33").unwrap_err().contains("0..=32"));
         assert!(Cidr::parse("10.0.0.1/8").unwrap_err().contains("host bits"));
-        assert!(Cidr::parse("plc.local/8").unwrap_err().contains("not an IPv4 or IPv6"));
+        assert!(Cidr::parse("plc.local/8")
+            .unwrap_err()
+            .contains("not an IPv4 or IPv6"));
     }
 
     #[test]

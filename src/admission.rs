@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 /// Default `handshake_timeout_ms`: generous for a client on a slow link (a real handshake
 /// takes two round trips), short against slot-holding idle sockets.
-pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 5000;
+pub(crate) const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 5000;
 /// Default `max_connections_per_ip`: an engineering station plus a few HMI/SCADA
 /// connections from one host, a quarter of the default 32 slots.
-pub const DEFAULT_MAX_PER_IP: usize = 8;
+pub(crate) const DEFAULT_MAX_PER_IP: usize = 8;
 
 /// Why a connection was refused at accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl core::fmt::Display for Refusal {
 
 /// What to do with a new connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Open it in this free slot.
     Open(usize),
     /// Close the connection in this slot (still in its handshake, the oldest such), then
@@ -62,7 +62,7 @@ struct Entry {
 
 /// Per-slot peer addresses and opening times, and the limits.
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     slots: Box<[Option<Entry>]>,
     max_per_ip: usize,
     handshake_timeout: Duration,
@@ -70,7 +70,7 @@ pub struct Admission {
 
 impl Admission {
     /// A table for `slots` connection slots.
-    pub fn new(slots: usize, max_per_ip: usize, handshake_timeout: Duration) -> Admission {
+    pub(crate) fn new(slots: usize, max_per_ip: usize, handshake_timeout: Duration) -> Admission {
         Admission {
             slots: vec![None; slots].into(),
             max_per_ip: max_per_ip.max(1),
@@ -80,7 +80,7 @@ impl Admission {
 
     /// Decides where a connection from `peer` goes. `established(slot)` says whether the
     /// connection in an occupied slot finished its handshake.
-    pub fn decide(&self, peer: IpAddr, established: impl Fn(usize) -> bool) -> Verdict {
+    pub(crate) fn decide(&self, peer: IpAddr, established: impl Fn(usize) -> bool) -> Verdict {
         let peer = peer.to_canonical();
         let same = self
             .slots
@@ -107,7 +107,7 @@ impl Admission {
     }
 
     /// Records that `slot` now holds a connection from `peer`, opened at `now`.
-    pub fn opened(&mut self, slot: usize, peer: IpAddr, now: Instant) {
+    pub(crate) fn opened(&mut self, slot: usize, peer: IpAddr, now: Instant) {
         if let Some(e) = self.slots.get_mut(slot) {
             *e = Some(Entry {
                 peer: peer.to_canonical(),
@@ -117,14 +117,14 @@ impl Admission {
     }
 
     /// Records that `slot` is free again.
-    pub fn closed(&mut self, slot: usize) {
+    pub(crate) fn closed(&mut self, slot: usize) {
         if let Some(e) = self.slots.get_mut(slot) {
             *e = None;
         }
     }
 
     /// Whether the connection in `slot`, if still in its handshake, has run out of time.
-    pub fn handshake_expired(&self, slot: usize, now: Instant) -> bool {
+    pub(crate) fn handshake_expired(&self, slot: usize, now: Instant) -> bool {
         self.slots
             .get(slot)
             .copied()
@@ -181,6 +181,9 @@ mod tests {
         a.opened(0, ip("10.0.0.1"), t0);
         assert!(!a.handshake_expired(0, t0 + Duration::from_millis(99)));
         assert!(a.handshake_expired(0, t0 + Duration::from_millis(100)));
-        assert!(!a.handshake_expired(1, t0 + Duration::from_secs(9)), "free slot");
+        assert!(
+            !a.handshake_expired(1, t0 + Duration::from_secs(9)),
+            "free slot"
+        );
     }
 }

@@ -11,9 +11,10 @@ use serde::Deserialize;
 
 use crate::access::{Access, RuleConfig};
 use crate::admission;
-use crate::event_loop::{CycleTimer, LoopConfig};
 use crate::plc::{BlockType, CpuSpec, DbSpec, ImageSpec, Personality};
-use crate::session::Limits;
+use crate::settings::{Limits, LoopConfig};
+
+pub use crate::settings::CycleTimer;
 
 /// Allowed values of `max_pdu`, as real CPUs negotiate them.
 pub const PDU_SIZES: [u16; 3] = [240, 480, 960];
@@ -487,7 +488,7 @@ impl Config {
     }
 
     /// The event loop settings.
-    pub fn loop_config(&self) -> LoopConfig {
+    pub(crate) fn loop_config(&self) -> LoopConfig {
         LoopConfig {
             max_connections: self.max_connections,
             limits: Limits {
@@ -598,7 +599,10 @@ mod tests {
             "config key `access[0].networks`: \"10.0.0.0/40\": prefix length must be 0..=32"
         );
         let e = Config::from_toml("max_connections_per_ip = 0").unwrap_err();
-        assert_eq!(e.0, "config key `max_connections_per_ip`: must be at least 1");
+        assert_eq!(
+            e.0,
+            "config key `max_connections_per_ip`: must be at least 1"
+        );
     }
 
     #[test]

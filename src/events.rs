@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
 
-use crate::admission::Refusal as AcceptRefusal;
+pub use crate::admission::Refusal as AcceptRefusal;
 use crate::plc::cpu::{Mode, Refusal};
 use crate::wire::var::Area;
 use crate::wire::{Error as WireError, HeaderError};

@@ -166,12 +166,8 @@ fn a_connection_that_does_not_finish_its_handshake_in_time_is_closed_and_counted
     }
     // The established session outlives the deadline.
     std::thread::sleep(Duration::from_millis(400));
-    full.write_all(&job(
-        7,
-        &read_params(&[item(0x02, 2, 1, 0x84, 0, 0)]),
-        &[],
-    ))
-    .unwrap();
+    full.write_all(&job(7, &read_params(&[item(0x02, 2, 1, 0x84, 0, 0)]), &[]))
+        .unwrap();
     let ans = read_tpkt(&mut full).unwrap();
     assert_eq!(&ans[11..13], &[0, 7]);
     drop(full);
@@ -314,8 +310,12 @@ fn put_get_off_answers_read_and_write_var_with_8104_like_an_s7_1500() {
     handshake(&mut s);
     // What s7.net users report from an S7-1200/1500 with PUT/GET off: a bare Ack,
     // `32 02 0000 <ref> 0000 0000 8104` (S7NetPlus/s7netplus issues #403, #549).
-    s.write_all(&job(0x11, &read_params(&[item(0x02, 4, 1, 0x84, 0, 0)]), &[]))
-        .unwrap();
+    s.write_all(&job(
+        0x11,
+        &read_params(&[item(0x02, 4, 1, 0x84, 0, 0)]),
+        &[],
+    ))
+    .unwrap();
     assert_eq!(
         read_tpkt(&mut s).unwrap(),
         hex("03000013 02f080 32020000 0011 0000 0000 8104")
@@ -333,7 +333,8 @@ fn put_get_off_answers_read_and_write_var_with_8104_like_an_s7_1500() {
     // SZL (identification) still answers, as on the CPU.
     let mut d = vec![0xFF, 0x09, 0x00, 0x04];
     d.extend_from_slice(&[0x00, 0x11, 0x00, 0x00]);
-    s.write_all(&ud(0x13, &hex("0001120411440100"), &d)).unwrap();
+    s.write_all(&ud(0x13, &hex("0001120411440100"), &d))
+        .unwrap();
     let ans = read_tpkt(&mut s).unwrap();
     assert_eq!(&ans[17 + 10..17 + 12], &[0, 0]);
 }
@@ -398,8 +399,12 @@ fn a_tpkt_longer_than_any_accepted_is_answered_8500_and_the_connection_kept() {
         read_tpkt(&mut s).unwrap(),
         hex("03000013 02f080 32020000 0bad 0000 0000 8500")
     );
-    s.write_all(&job(0x0BAE, &read_params(&[item(0x02, 4, 1, 0x84, 0, 0)]), &[]))
-        .unwrap();
+    s.write_all(&job(
+        0x0BAE,
+        &read_params(&[item(0x02, 4, 1, 0x84, 0, 0)]),
+        &[],
+    ))
+    .unwrap();
     let ans = read_tpkt(&mut s).unwrap();
     assert_eq!((&ans[11..13], ans[21]), (&[0x0B, 0xAE][..], 0xFF));
     // A broken TPKT header still closes (the stream cannot be resynchronised).

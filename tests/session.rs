@@ -140,7 +140,10 @@ fn oversized_tpkt_is_drained_answered_8500_and_the_session_goes_on() {
         let frame = oversized_read(0x0ABC, len, true);
         let mut out = Vec::new();
         for part in frame.chunks(chunk) {
-            assert!(out.is_empty(), "answered before the frame was drained ({len}/{chunk})");
+            assert!(
+                out.is_empty(),
+                "answered before the frame was drained ({len}/{chunk})"
+            );
             out = h.feed(part);
             assert_eq!(h.closed, None, "{len}/{chunk}");
         }
@@ -158,7 +161,10 @@ fn oversized_fragment_answers_8500_at_the_end_of_its_pdu() {
     assert!(h.feed(&oversized_read(0x0777, 1500, false)).is_empty());
     // Its last fragment: a small DT with EOT.
     let last = hex("03000009 02f080 0000");
-    assert_eq!(h.feed(&last), hex("03000013 02f080 32020000 0777 0000 0000 8500"));
+    assert_eq!(
+        h.feed(&last),
+        hex("03000013 02f080 32020000 0777 0000 0000 8500")
+    );
     assert_eq!(h.closed, None);
     let ans = h.feed(&read_db1(0x0778, 0, 4));
     assert_eq!(&ans[11..13], &[0x07, 0x78]);
