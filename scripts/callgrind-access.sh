@@ -95,7 +95,7 @@ run_once() { # BINARY CONFIG_FILE N OUT_PREFIX
 {
     echo "# Instructions per request of the RT thread (callgrind)"
     echo
-    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); host: $(uname -n) ($(nproc) CPUs, $(uname -r)); shared with other builds while measured (instruction counts do not depend on load)"
+    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); host: $(uname -n) ($(nproc) CPUs, $(uname -r)); shared with other builds while measured (instruction counts do not depend on load; the loop's path varies a little with timing, hence median, min and max)"
     echo "- command: \`scripts/callgrind-access.sh $OUT $*\`"
     echo "- request: one Read Var of DB1.DBB0, 4 bytes, one connection, PDU 480; per request = (I($LARGE) - I($SMALL)) / $((LARGE - SMALL)) of the RT thread; cycle 1 s so idle ticks add little"
     echo

@@ -520,6 +520,17 @@ mod tests {
         let text = include_str!("../s7rtd.example.toml");
         let cfg = Config::from_toml(text).unwrap();
         assert!(cfg.db.len() >= 3);
+        // Its locked-down plant: who may do what.
+        let a = cfg.access().unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(a.decide(ip("::1")), Some(crate::access::Grant::OPEN));
+        let hmi = a.decide(ip("10.10.2.7")).unwrap();
+        assert!(hmi.may_write() && !hmi.may_control() && !hmi.reaches_everything());
+        let historian = a.decide(ip("fd10:10:3::9")).unwrap();
+        assert!(!historian.may_write() && historian.may_put_get());
+        assert!(!a.decide(ip("10.10.9.5")).unwrap().may_put_get());
+        assert_eq!(a.decide(ip("10.20.1.1")), None);
+        assert_eq!(a.decide(ip("192.0.2.1")), None);
     }
 
     #[test]
