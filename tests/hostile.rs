@@ -1,6 +1,6 @@
 //! A hostile plant network against the real server over 127.0.0.1 (and ::1): silent sockets
 //! holding slots, one address taking all of them, clients the `[[access]]` rules refuse or
-//! limit, and TPKTs longer than any the server takes.
+//! limit, and TPKTs longer than any the server takes; and what the daemon logs about them.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
@@ -412,4 +412,66 @@ fn a_tpkt_longer_than_any_accepted_is_answered_8500_and_the_connection_kept() {
     closed_within(&mut s, Duration::from_secs(2));
     let t = server.shutdown().unwrap().telemetry;
     assert_eq!(t.counters.closed, 1);
+}
+
+#[test]
+fn the_daemon_logs_refusals_and_handshake_timeouts_with_address_and_reason() {
+    let dir = std::env::temp_dir().join(format!("s7rt-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("s7rtd.toml");
+    std::fs::write(
+        &cfg,
+        "listen = \"127.0.0.1:0\"\nhandshake_timeout_ms = 200\nmax_connections_per_ip = 1\n\
+         [rt]\nenabled = false\n[[access]]\nnetworks = [\"127.0.0.1\"]\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_s7rtd"))
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("s7rtd: listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut stranger = connect_from(IpAddr::from([127, 0, 0, 2]), addr);
+    closed_within(&mut stranger, Duration::from_secs(2));
+    let mut silent = connect_from(IpAddr::from([127, 0, 0, 1]), addr);
+    let mut second = connect_from(IpAddr::from([127, 0, 0, 1]), addr);
+    closed_within(&mut second, Duration::from_secs(2));
+    closed_within(&mut silent, Duration::from_secs(5));
+    let ports = [&stranger, &second, &silent].map(|s| s.local_addr().unwrap().port());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for want in [
+        format!(
+            "refused 127.0.0.2:{}: no [[access]] rule lets this address connect",
+            ports[0]
+        ),
+        format!(
+            "refused 127.0.0.1:{}: this address holds max_connections_per_ip connections",
+            ports[1]
+        ),
+        format!("connected from 127.0.0.1:{}", ports[2]),
+        "closed: handshake timeout (no COTP connect and Setup Communication in time)".into(),
+    ] {
+        assert!(err.contains(&want), "log lacks {want:?}:\n{err}");
+    }
 }

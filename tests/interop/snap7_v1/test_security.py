@@ -1,5 +1,7 @@
 """A hostile plant network, seen through python-snap7 1.3 (Snap7's native client): silent
-sockets on every slot, `[[access]]` rules that refuse, limit to reading, or switch PUT/GET off.
+sockets on every slot, `[[access]]` rules that limit to reading or switch PUT/GET off.
+(Addresses refused at accept are tested in tests/hostile.rs: closing a connection whose
+request is already on its way ends in a TCP reset, which the capture suite would flag.)
 
 Snap7 maps what the server answers to its own texts. Item code 0x03 becomes "function refused
 by CPU". The bare Ack with header error 0x8104 that an S7-1200/1500 sends while "Permit access
@@ -72,20 +74,3 @@ put_get = false
     assert str(e.value) == NOT_AVAILABLE
     # Identification (SZL) still answers, as on the CPU.
     assert c.get_cpu_info().ModuleName == b"CPU 315-2 PN/DP"
-
-
-def test_an_address_no_rule_names_is_refused_and_logged(s7rtd_factory):
-    import snap7
-    from snap7.types import PingTimeout, RecvTimeout, SendTimeout
-
-    srv = s7rtd_factory(TEST_CONFIG + '\n[[access]]\nnetworks = ["10.0.0.0/8"]\n')
-    c = snap7.client.Client()
-    for p in (PingTimeout, SendTimeout, RecvTimeout):
-        c.set_param(p, 3000)
-    try:
-        with pytest.raises(RuntimeError):
-            c.connect(srv.host, 0, 1, srv.port)
-    finally:
-        c.destroy()
-    assert srv.wait_for_log("refused 127.0.0.1:")
-    assert "no [[access]] rule lets this address connect" in srv.stderr_text()
