@@ -7,7 +7,7 @@
 //! is not served gets an S7 error, never silence.
 
 use crate::access::Guarded;
-use crate::events::{Event, EventSink};
+use crate::events::{Event, EventSink, WriteRef};
 use crate::plc::Memory;
 use crate::service::ctx::{Ctx, UdAnswer};
 use crate::service::{
@@ -271,13 +271,13 @@ fn write_to<M: Memory, E: EventSink>(
     let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
     let body = body(pdu_len, out);
     write_var::write_var(&req, h.data(), mem, body, |w| {
-        events.event(Event::ClientWrite {
+        events.client_write(&WriteRef {
             slot,
             area: w.item.area,
             db: w.item.db,
-            offset: w.target.offset as u32,
-            len: w.target.len as u16,
+            offset: w.target.offset,
             bit: w.target.bit,
+            data: w.data,
         })
     })
 }
