@@ -40,16 +40,6 @@ fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
     s
 }
 
-/// COTP connect + Setup Communication over `s`.
-fn handshake(s: &mut TcpStream) {
-    s.write_all(&cr(0x0A, [0x01, 0x01])).unwrap();
-    let mut cc = [0u8; 22];
-    s.read_exact(&mut cc).unwrap();
-    s.write_all(&job(0, &setup_params(480), &[])).unwrap();
-    let mut ans = [0u8; 27];
-    s.read_exact(&mut ans).unwrap();
-}
-
 /// Waits until the server closes `s` (EOF or reset); returns how long that took.
 fn closed_within(s: &mut TcpStream, limit: Duration) -> Duration {
     s.set_read_timeout(Some(limit)).unwrap();

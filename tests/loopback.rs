@@ -16,12 +16,7 @@ use support::*;
 fn raw_connect(server: &Server) -> TcpStream {
     let mut s = TcpStream::connect(server.local_addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(&cr(0x0A, [0x01, 0x01])).unwrap();
-    let mut cc = [0u8; 22];
-    s.read_exact(&mut cc).unwrap();
-    s.write_all(&job(0, &setup_params(480), &[])).unwrap();
-    let mut ans = [0u8; 27];
-    s.read_exact(&mut ans).unwrap();
+    handshake(&mut s);
     s
 }
 

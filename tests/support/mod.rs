@@ -369,3 +369,14 @@ pub fn read_tpkt(s: &mut std::net::TcpStream) -> std::io::Result<Vec<u8>> {
     s.read_exact(&mut v[4..])?;
     Ok(v)
 }
+
+/// COTP connect + Setup Communication (PDU 480) over a raw socket.
+pub fn handshake(s: &mut std::net::TcpStream) {
+    use std::io::{Read, Write};
+    s.write_all(&cr(0x0A, [0x01, 0x01])).unwrap();
+    let mut cc = [0u8; 22];
+    s.read_exact(&mut cc).unwrap();
+    s.write_all(&job(0, &setup_params(480), &[])).unwrap();
+    let mut ans = [0u8; 27];
+    s.read_exact(&mut ans).unwrap();
+}
