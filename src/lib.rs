@@ -20,6 +20,8 @@
 //! `docs/architecture.md` draws the module map and one request's path.
 
 mod accept_guard;
+pub mod access;
+mod admission;
 pub mod client;
 pub mod config;
 mod event_loop;
