@@ -24,7 +24,8 @@ impl Drop for Daemon {
     }
 }
 
-/// A config file with 32 slots on an ephemeral port; a 20 ms cycle, so the idle loop's own
+/// A config file with 32 slots (all for one address: every client is 127.0.0.1) on an
+/// ephemeral port; a 20 ms cycle, so the idle loop's own
 /// wake-ups cost next to nothing and a spinning loop stands out.
 fn config(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("s7rt-fds-{}-{name}", std::process::id()));
@@ -32,7 +33,7 @@ fn config(name: &str) -> PathBuf {
     let f = dir.join("s7rtd.toml");
     std::fs::write(
         &f,
-        "listen = \"127.0.0.1:0\"\nmax_connections = 32\n[rt]\ncycle_us = 20000\n",
+        "listen = \"127.0.0.1:0\"\nmax_connections = 32\nmax_connections_per_ip = 32\n[rt]\ncycle_us = 20000\n",
     )
     .unwrap();
     f
