@@ -4,7 +4,8 @@
 //! [`service`] (one module per S7 function family), [`session`] (one connection's sans-IO
 //! state machine), [`event_loop`] (the only code that touches sockets, run on one pinned
 //! SCHED_FIFO thread), [`housekeeping`] (logging, off the RT thread), [`config`] and
-//! [`server`] (start-up in the order the real-time rules demand).
+//! [`server`] (start-up in the order the real-time rules demand), [`tags`] (named, typed
+//! values in the image).
 
 pub mod client;
 pub mod config;
@@ -17,5 +18,6 @@ pub mod rt;
 pub mod server;
 pub mod service;
 pub mod session;
+pub mod tags;
 pub mod telemetry;
 pub mod wire;

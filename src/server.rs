@@ -84,7 +84,7 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let listener: OwnedFd = listener.into();
 
-        let mut image = Image::new(&cfg.image_spec());
+        let mut image = cfg.initial_image().map_err(|e| anyhow::anyhow!("{e}"))?;
         image.prefault();
         let queue = EventQueue::new(cfg.event_queue);
         let control = Arc::new(Control::default());
