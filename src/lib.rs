@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod config;
+pub mod ctl;
 pub mod event_loop;
 pub mod events;
 pub mod housekeeping;
