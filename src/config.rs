@@ -43,6 +43,10 @@ pub struct Config {
     pub db: Vec<DbConfig>,
     /// The CPU a client sees: personality, protection, accepted connections.
     pub cpu: CpuConfig,
+    /// The host application's queues (`crate::host`).
+    pub host: crate::host::HostConfig,
+    /// Retentive data (`crate::persist`).
+    pub persist: crate::persist::PersistConfig,
     /// Named, typed values in the image (`[[tag]]`, see [`crate::tags`]).
     pub tag: Vec<crate::tags::TagConfig>,
 }
@@ -183,6 +187,9 @@ pub struct DbConfig {
     /// Refuse client writes with item code 0x03.
     #[serde(default)]
     pub read_only: bool,
+    /// Retentive: kept across restarts under `[persist] dir`.
+    #[serde(default)]
+    pub retain: bool,
     /// Raw bytes the DB starts with (offset 0; at most `size` bytes). A relative path is
     /// relative to the configuration file's directory.
     #[serde(default)]
@@ -206,22 +213,27 @@ impl Default for Config {
                     number: 1,
                     size: 1024,
                     read_only: false,
+                    retain: false,
                     init_file: None,
                 },
                 DbConfig {
                     number: 2,
                     size: 2048,
                     read_only: false,
+                    retain: false,
                     init_file: None,
                 },
                 DbConfig {
                     number: 3,
                     size: 256,
                     read_only: false,
+                    retain: false,
                     init_file: None,
                 },
             ],
             cpu: CpuConfig::default(),
+            host: Default::default(),
+            persist: Default::default(),
             tag: Vec::new(),
         }
     }
@@ -399,6 +411,8 @@ impl Config {
             }
         }
         self.cpu_spec()?;
+        self.host.validate().map_err(ConfigError)?;
+        crate::persist::validate(self).map_err(ConfigError)?;
         for (i, db) in self.db.iter().enumerate() {
             if let Some(f) = &db.init_file {
                 crate::tags::config::read_init_file(f, db.number, db.size)
