@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::event_loop::{CycleTimer, LoopConfig};
 use crate::plc::{BlockType, CpuSpec, DbSpec, Image, ImageSpec, Personality};
-use crate::session::Limits;
+use crate::settings::{Limits, LoopConfig};
+
+pub use crate::settings::CycleTimer;
 
 /// Allowed values of `max_pdu`, as real CPUs negotiate them.
 pub const PDU_SIZES: [u16; 3] = [240, 480, 960];
@@ -42,6 +43,10 @@ pub struct Config {
     pub db: Vec<DbConfig>,
     /// The CPU a client sees: personality, protection, accepted connections.
     pub cpu: CpuConfig,
+    /// The host application's queues (`crate::host`).
+    pub host: crate::host::HostConfig,
+    /// Retentive data (`crate::persist`).
+    pub persist: crate::persist::PersistConfig,
     /// Named, typed values in the image (`[[tag]]`, see [`crate::tags`]).
     pub tag: Vec<crate::tags::TagConfig>,
 }
@@ -182,6 +187,9 @@ pub struct DbConfig {
     /// Refuse client writes with item code 0x03.
     #[serde(default)]
     pub read_only: bool,
+    /// Retentive: kept across restarts under `[persist] dir`.
+    #[serde(default)]
+    pub retain: bool,
     /// Raw bytes the DB starts with (offset 0; at most `size` bytes). A relative path is
     /// relative to the configuration file's directory.
     #[serde(default)]
@@ -205,22 +213,27 @@ impl Default for Config {
                     number: 1,
                     size: 1024,
                     read_only: false,
+                    retain: false,
                     init_file: None,
                 },
                 DbConfig {
                     number: 2,
                     size: 2048,
                     read_only: false,
+                    retain: false,
                     init_file: None,
                 },
                 DbConfig {
                     number: 3,
                     size: 256,
                     read_only: false,
+                    retain: false,
                     init_file: None,
                 },
             ],
             cpu: CpuConfig::default(),
+            host: Default::default(),
+            persist: Default::default(),
             tag: Vec::new(),
         }
     }
@@ -398,6 +411,8 @@ impl Config {
             }
         }
         self.cpu_spec()?;
+        self.host.validate().map_err(ConfigError)?;
+        crate::persist::validate(self).map_err(ConfigError)?;
         for (i, db) in self.db.iter().enumerate() {
             if let Some(f) = &db.init_file {
                 crate::tags::config::read_init_file(f, db.number, db.size)
@@ -514,7 +529,7 @@ impl Config {
     }
 
     /// The event loop settings.
-    pub fn loop_config(&self) -> LoopConfig {
+    pub(crate) fn loop_config(&self) -> LoopConfig {
         LoopConfig {
             max_connections: self.max_connections,
             limits: Limits {

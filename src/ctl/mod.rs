@@ -15,6 +15,8 @@
 //! RT thread.
 
 pub mod cli;
+pub mod daemon;
+pub mod host_backend;
 pub mod hub;
 pub mod protocol;
 pub mod server;

@@ -135,6 +135,8 @@ impl ControlServer {
         tags: Arc<TagTable>,
     ) -> std::io::Result<ControlServer> {
         let listener = bind(&cfg.path)?;
+        // Polled, so stopping never depends on connecting to the path (it may be gone).
+        listener.set_nonblocking(true)?;
         let shared = Arc::new(Shared {
             backend,
             tags,
@@ -173,8 +175,6 @@ impl ControlServer {
         if self.shared.stop.swap(true, Ordering::AcqRel) {
             return;
         }
-        // Wake the blocking accept.
-        let _ = UnixStream::connect(&self.shared.cfg.path);
         if let Some(t) = self.accept.take() {
             let _ = t.join();
         }
@@ -194,19 +194,27 @@ impl Drop for ControlServer {
     }
 }
 
+/// How often the accept thread looks for new clients and for the stop flag.
+const ACCEPT_POLL: Duration = Duration::from_millis(10);
+
 fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stop.load(Ordering::Acquire) {
-            return;
-        }
-        let mut stream = match stream {
-            Ok(s) => s,
+    while !shared.stop.load(Ordering::Acquire) {
+        let mut stream = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                std::thread::sleep(ACCEPT_POLL);
+                continue;
+            }
             Err(e) => {
                 log::warn!("control socket: accept failed: {e}");
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
         };
+        // Client sockets block (their threads wait on them); only the listener polls.
+        if stream.set_nonblocking(false).is_err() {
+            continue;
+        }
         if shared.clients.load(Ordering::Acquire) >= shared.cfg.max_clients {
             shared.counters.refused_busy.fetch_add(1, Ordering::Relaxed);
             let f = Failure::new(

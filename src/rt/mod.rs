@@ -1,7 +1,9 @@
 //! The real-time toolkit: memory locking and prefaulting, CPU pinning, SCHED_FIFO, and the
 //! PM QoS request, each reported as what was missing and how to grant it.
 
-pub mod sys;
+pub(crate) mod sys;
+
+pub use sys::thread_faults;
 
 use std::fmt;
 use std::fs::File;

@@ -49,3 +49,15 @@ def test_the_documented_client_reads_writes_and_watches(plc, s7):
     assert first and first[0]["tags"] == [
         {"name": "Line4.Mode", "address": "DB1.DBB1", "type": "BYTE", "value": 7},
     ]
+
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+
+
+def test_the_readme_socket_example_runs_as_printed(plc, capsys):
+    section = README.read_text().split("## The control socket and `s7rtd ctl`", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(code.replace("/run/s7rtd/s7rtd.sock", str(plc.sock)), str(README), "exec"), {})
+    printed = capsys.readouterr().out
+    want = re.search(r"# (\{.*\})", code).group(1)
+    assert printed.strip() == want

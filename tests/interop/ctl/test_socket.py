@@ -9,6 +9,7 @@ import time
 
 import pytest
 from snap7 import Client
+from snap7.type import Area, WordLen
 
 
 def code(v):
@@ -134,8 +135,9 @@ def test_watch_shows_a_snap7_write_with_tag_names_and_values(plc, s7):
         {"name": "Line4.Pieces", "address": "DB1.DBD8", "type": "DINT", "value": -42},
     ]
     assert isinstance(ev["seq"], int) and isinstance(ev["conn"], int)
-    # A bit write names only the BOOL at that bit.
-    s7.db_write_bool(1, 0, 4, True)
+    # A BIT write (transport size BIT, as HMIs send for a BOOL) names only the BOOL at
+    # that bit.
+    s7.write_area(Area.DB, 1, 0 * 8 + 4, bytearray([1]), WordLen.Bit)
     ev = w.line()
     assert (ev["bit"], ev["data"], ev["tags"]) == (4, "01", [
         {"name": "Line4.Jog", "address": "DB1.DBX0.4", "type": "BOOL", "value": True},
