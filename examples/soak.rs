@@ -339,7 +339,7 @@ fn start_server(a: &Args) -> (Child, SocketAddr, PathBuf) {
     let body = format!(
         "event_queue = 65536\n\
          [telemetry]\ninterval_ms = 10000\nhistogram_dir = \"{}\"\n\
-         [[db]]\nnumber = 1\nsize = {}\n",
+         [[db]]\nnumber = 1\nsize = {}\n[host]\nsocket = \"\"\n",
         std::fs::canonicalize(&a.dir)
             .unwrap()
             .join("histograms")

@@ -25,15 +25,17 @@ impl Drop for Daemon {
 }
 
 /// A config file with 32 slots (all for one address: every client is 127.0.0.1) on an
-/// ephemeral port; a 20 ms cycle, so the idle loop's own
-/// wake-ups cost next to nothing and a spinning loop stands out.
+/// ephemeral port; a 20 ms cycle, so the idle loop's own wake-ups cost next to nothing and a
+/// spinning loop stands out; no control socket (its default path is shared by every daemon
+/// on the machine, and its own accept errors are not what this test is about).
 fn config(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("s7rt-fds-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("s7rtd.toml");
     std::fs::write(
         &f,
-        "listen = \"127.0.0.1:0\"\nmax_connections = 32\nmax_connections_per_ip = 32\n[rt]\ncycle_us = 20000\n",
+        "listen = \"127.0.0.1:0\"\nmax_connections = 32\nmax_connections_per_ip = 32\n\
+         [rt]\ncycle_us = 20000\n[host]\nsocket = \"\"\n",
     )
     .unwrap();
     f

@@ -59,7 +59,7 @@ fn sigterm_stops_at_once_and_writes_histograms_and_snapshot_while_stderr_is_a_pi
         format!(
             "listen = \"127.0.0.1:0\"\n[telemetry]\nhistogram_dir = \"{}\"\n\
              [persist]\ndir = \"{}\"\ninterval_ms = 3600000\n\
-             [[db]]\nnumber = 1\nsize = 64\nretain = true\n",
+             [[db]]\nnumber = 1\nsize = 64\nretain = true\n[host]\nsocket = \"\"\n",
             hgrm.display(),
             state.display()
         ),
