@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use crate::wire::s7::{self, Rosctr};
+use crate::wire::s7::{self, Function, Rosctr};
 use crate::wire::var::{self, Area, DataTransport, Item, ReturnCode, TransportSize};
 use crate::wire::{cotp, setup, tpkt, HeaderError, S7Header};
 
@@ -123,7 +123,7 @@ impl Client {
         data: &[u8],
     ) -> Result<(&[u8], &[u8]), ClientError> {
         self.pdu_ref = self.pdu_ref.wrapping_add(1);
-        let hl = s7::header_len(rosctr.into());
+        let hl = s7::header_len(rosctr);
         let total = 7 + hl + params.len() + data.len();
         if total > MAX_FRAME {
             return Err(ClientError::Protocol("request too large"));
@@ -154,7 +154,7 @@ impl Client {
             return Err(ClientError::Header(h.error()));
         }
         let plen = h.params().len();
-        let hl = s7::header_len(self.buf[8]);
+        let hl = s7::header_len(Rosctr::from(self.buf[8]));
         let start = 7 + hl;
         Ok((&self.buf[start..start + plen], &self.buf[start + plen..n]))
     }
@@ -181,7 +181,7 @@ impl Client {
                 bit_addr: (start + done as u32) << 3,
             };
             let mut p = [0u8; 14];
-            p[0] = var::READ;
+            p[0] = Function::ReadVar.into();
             p[1] = 1;
             item.emit(&mut p[2..]);
             let (_, data) = self.request(Rosctr::Job, &p, &[])?;
@@ -222,7 +222,7 @@ impl Client {
                 bit_addr: (start + done as u32) << 3,
             };
             let mut p = [0u8; 14];
-            p[0] = var::WRITE;
+            p[0] = Function::WriteVar.into();
             p[1] = 1;
             item.emit(&mut p[2..]);
             var::emit_data_header(

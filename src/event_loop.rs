@@ -447,11 +447,7 @@ impl<M: Memory> EventLoop<M> {
             );
             if step.reply_len > 0 {
                 replies += 1;
-                let request = c.rx.get(c.rx_start..c.rx_start + step.consumed);
-                let reply = c.tx.get(c.tx_end..c.tx_end + step.reply_len);
-                self.telemetry
-                    .counters
-                    .count_reply(request.unwrap_or(&[]), reply.unwrap_or(&[]));
+                self.telemetry.counters.count_reply(step.answered);
             }
             c.rx_start += step.consumed;
             c.tx_end += step.reply_len;
@@ -609,7 +605,7 @@ mod tests {
         let mut batch = Vec::new();
         for r in 0..4u16 {
             let mut p = [0u8; 14];
-            p[0] = var::READ;
+            p[0] = s7::Function::ReadVar.into();
             p[1] = 1;
             Item {
                 syntax_id: var::SYNTAX_S7ANY,

@@ -21,11 +21,12 @@ use crate::plc::diag::event_id;
 use crate::plc::{Cpu, Memory, Now};
 use crate::service::conn::ConnState;
 use crate::service::ctx::Ctx;
-use crate::service::dispatch;
+use crate::service::dispatch::{self, Reply};
 use crate::settings::FRAME_OVERHEAD;
 use crate::wire::cotp::{self, ConnectConfirm, TpduCode};
 use crate::wire::{tpkt, CotpPacket, Error as WireError};
 
+pub use crate::service::dispatch::Answered;
 pub use crate::settings::Limits;
 
 /// Largest TPDU we confirm: fits a 960-byte PDU plus the DT header in one TPDU, and is what
@@ -43,6 +44,9 @@ pub struct Step {
     pub reply_len: usize,
     /// Close the connection after sending the reply.
     pub close: Option<CloseReason>,
+    /// The S7 request a complete PDU carried, and the error its answer sent (`None` for
+    /// COTP connection handling and for a DT that only buffered a fragment).
+    pub answered: Option<Answered>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +153,7 @@ impl Session {
                     consumed: 0,
                     reply_len: 0,
                     close: None,
+                    answered: None,
                 }
             }
             Ok(tpkt::Frame::Complete(n)) => n,
@@ -175,11 +180,12 @@ impl Session {
                     limits: self.limits,
                     slot: self.slot,
                 };
-                let reply_len = self.reasm.data(&cotp, self.tpdu_len, &mut ctx, tx);
+                let (reply_len, answered) = self.reasm.data(&cotp, self.tpdu_len, &mut ctx, tx);
                 Step {
                     consumed: n,
                     reply_len,
                     close: None,
+                    answered,
                 }
             }
             (TpduCode::DisconnectRequest, _) => {
@@ -191,6 +197,7 @@ impl Session {
                     consumed: n,
                     reply_len: len,
                     close: Some(CloseReason::PeerDisconnect),
+                    answered: None,
                 }
             }
             _ => close(n, CloseReason::Framing(WireError::Malformed)),
@@ -250,6 +257,7 @@ impl Session {
                     consumed: n,
                     reply_len: len,
                     close: Some(CloseReason::ConnectRefused),
+                    answered: None,
                 };
             }
         }
@@ -272,6 +280,7 @@ impl Session {
                     consumed: n,
                     reply_len: len,
                     close: None,
+                    answered: None,
                 }
             }
             None => close(n, CloseReason::ConnectRefused),
@@ -280,14 +289,15 @@ impl Session {
 }
 
 impl Reassembly {
-    /// Handles a DT TPDU: reassembles until EOT, then answers the complete PDU.
+    /// Handles a DT TPDU: reassembles until EOT, then answers the complete PDU. Returns the
+    /// framed length of the answer and what it answered.
     fn data<M: Memory, E: EventSink>(
         &mut self,
         dt: &CotpPacket<&[u8]>,
         tpdu_len: usize,
         ctx: &mut Ctx<'_, M, E>,
         tx: &mut [u8],
-    ) -> usize {
+    ) -> (usize, Option<Answered>) {
         let part = dt.payload();
         if !dt.eot() || self.len > 0 || self.overflow {
             match self.buf.get_mut(self.len..self.len + part.len()) {
@@ -298,16 +308,17 @@ impl Reassembly {
                 None => self.overflow = true,
             }
             if !dt.eot() {
-                return 0;
+                return (0, None);
             }
             let pdu = &self.buf[..self.len];
             let reply = match self.overflow {
-                true => {
-                    let len = tx
-                        .get_mut(FRAME_OVERHEAD..)
-                        .map_or(0, |out| dispatch::too_long(pdu, ctx, out));
-                    frame(tx, tpdu_len, len)
-                }
+                true => match tx.get_mut(FRAME_OVERHEAD..) {
+                    Some(out) => {
+                        let r = dispatch::too_long(pdu, ctx, out);
+                        (frame(tx, tpdu_len, r.len), Some(r.answered))
+                    }
+                    None => (0, None),
+                },
                 false => answer(pdu, tpdu_len, ctx, tx),
             };
             self.len = 0;
@@ -315,7 +326,7 @@ impl Reassembly {
             return reply;
         }
         if part.is_empty() {
-            return 0; // an empty DT is a legal no-op (Snap7 treats it as an empty ack)
+            return (0, None); // an empty DT is a legal no-op (Snap7 treats it as an empty ack)
         }
         answer(part, tpdu_len, ctx, tx)
     }
@@ -323,22 +334,23 @@ impl Reassembly {
 
 /// Answers one complete S7 PDU and appends the job the CPU sends next during a download
 /// (after the answer to request download, or in place of an answer to the client's
-/// Ack_Data); returns the framed length of both.
+/// Ack_Data); returns the framed length of both and what the PDU asked.
 fn answer<M: Memory, E: EventSink>(
     pdu: &[u8],
     tpdu_len: usize,
     ctx: &mut Ctx<'_, M, E>,
     tx: &mut [u8],
-) -> usize {
-    let len = tx
-        .get_mut(FRAME_OVERHEAD..)
-        .map_or(0, |out| dispatch::answer(pdu, ctx, out));
+) -> (usize, Option<Answered>) {
+    let Some(out) = tx.get_mut(FRAME_OVERHEAD..) else {
+        return (0, None);
+    };
+    let Reply { len, answered } = dispatch::answer(pdu, ctx, out);
     let reply = frame(tx, tpdu_len, len);
     let rest = tx.get_mut(reply..).unwrap_or_default();
     let job = rest
         .get_mut(FRAME_OVERHEAD..)
         .map_or(0, |out| dispatch::next_job(ctx, out));
-    reply + frame(rest, tpdu_len, job)
+    (reply + frame(rest, tpdu_len, job), Some(answered))
 }
 
 /// Wraps the S7 PDU at `tx[7..7 + pdu_len]` into TPKT/DT records of at most the confirmed
@@ -371,5 +383,6 @@ fn close(consumed: usize, reason: CloseReason) -> Step {
         consumed,
         reply_len: 0,
         close: Some(reason),
+        answered: None,
     }
 }

@@ -14,10 +14,6 @@ use crate::wire::userdata::Params;
 use crate::wire::var::Area;
 use crate::wire::HeaderError;
 
-/// Block not found.
-pub(crate) const NOT_FOUND: HeaderError = HeaderError(0xD209);
-/// No (further) block of this type.
-pub(crate) const NO_BLOCK: HeaderError = HeaderError(0xD20E);
 /// Sub-block types in the order "list all blocks" reports them: OB, FB, FC, DB, SDB, SFC, SFB.
 const LIST_ORDER: [u8; 7] = [0x08, 0x0E, 0x0C, 0x0A, 0x0B, 0x0D, 0x0F];
 /// Length of the load-memory block header and footer.
@@ -179,7 +175,7 @@ pub(crate) fn list_of_type<M: Memory, E>(
     let (sub, after, seq, dur) = if p.follow_up {
         match ctx.conn.blocks.filter(|c| c.seq == p.seq) {
             Some(c) => (c.sub_type, Some(c.last), c.seq, c.dur),
-            None => return UdAnswer::err(p.seq, NO_BLOCK),
+            None => return UdAnswer::err(p.seq, HeaderError::NO_FURTHER_BLOCK),
         }
     } else {
         let sub = match data {
@@ -188,12 +184,12 @@ pub(crate) fn list_of_type<M: Memory, E>(
         };
         match sub {
             Some(s) => (s, None, p.seq, 0),
-            None => return UdAnswer::err(p.seq, NO_BLOCK),
+            None => return UdAnswer::err(p.seq, HeaderError::NO_FURTHER_BLOCK),
         }
     };
-    // Snap7 puts at most (PDU - 32) / 4 entries in one answer.
-    let max =
-        ((ctx.pdu_len() as usize).saturating_sub(32) / 4).min(out.len().saturating_sub(4) / 4);
+    // Snap7 puts at most (PDU - 32) / 4 entries in one answer; `out` is the data area, which
+    // ends where the PDU does and starts after 22 bytes of header and parameter.
+    let max = out.len().saturating_sub(32 - 22) / 4;
     let lang = if sub == 0x0A { 0x05 } else { 0x01 };
     let mut n = 0;
     let mut last = 0;
@@ -212,7 +208,7 @@ pub(crate) fn list_of_type<M: Memory, E>(
     }
     if n == 0 {
         ctx.conn.blocks = None;
-        return UdAnswer::err(seq, NO_BLOCK);
+        return UdAnswer::err(seq, HeaderError::NO_FURTHER_BLOCK);
     }
     let _ = emit_data_head(head, 4 * n);
     let (seq, dur) = if more && after.is_none() {
@@ -247,7 +243,7 @@ pub(crate) fn info<M: Memory, E>(
         .and_then(parse_address)
         .and_then(|(sub, n)| find(ctx.mem, ctx.cpu, sub, n))
     else {
-        return UdAnswer::err(p.seq, NOT_FOUND);
+        return UdAnswer::err(p.seq, HeaderError::BLOCK_NOT_FOUND);
     };
     let Some(b) = out.get_mut(..4 + 78) else {
         return UdAnswer::err(p.seq, HeaderError::PDU_SIZE);

@@ -11,11 +11,6 @@ use crate::wire::szl::emit_data_head;
 use crate::wire::userdata::Params;
 use crate::wire::HeaderError;
 
-/// Date and/or time invalid.
-pub(crate) const INVALID_TIME: HeaderError = HeaderError(0xDC01);
-/// Function not permitted in the current protection level (userdata services).
-pub(crate) const PROTECTED: HeaderError = HeaderError(0xD0A1);
-
 /// Read clock: `FF 09 00 0A` + reserved `00`, century, 8-byte DATE_AND_TIME.
 pub(crate) fn read<M, E>(p: &Params, ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnswer {
     let Some(b) = out.get_mut(..14) else {
@@ -32,10 +27,10 @@ pub(crate) fn read<M, E>(p: &Params, ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) ->
 /// Set clock: data `FF 09 00 0A` + reserved, century (ignored), DATE_AND_TIME.
 pub(crate) fn set<M, E: EventSink>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>) -> UdAnswer {
     if ctx.level() >= 2 {
-        return UdAnswer::err(p.seq, PROTECTED);
+        return UdAnswer::err(p.seq, HeaderError::CLOCK_PROTECTED);
     }
     let Some(plc_ms) = data.get(6..14).and_then(decode_date_and_time) else {
-        return UdAnswer::err(p.seq, INVALID_TIME);
+        return UdAnswer::err(p.seq, HeaderError::INVALID_TIME);
     };
     ctx.cpu.set_clock(plc_ms, ctx.wall_ms);
     ctx.cpu

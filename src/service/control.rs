@@ -16,15 +16,9 @@ use crate::plc::Memory;
 use crate::service::ctx::Ctx;
 use crate::service::download;
 use crate::service::{Answer, JobError};
+use crate::wire::s7::Function;
 use crate::wire::var::Area;
 use crate::wire::HeaderError;
-
-/// Job function PLC stop.
-pub(crate) const STOP: u8 = 0x29;
-/// Job function PI service.
-pub(crate) const PI_SERVICE: u8 = 0x28;
-/// Header error sent with "already in STOP/RUN" (the real CPU's code is not verified).
-pub(crate) const ALREADY: HeaderError = HeaderError(0x8404);
 
 /// What a PI service request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,27 +59,27 @@ pub(crate) fn parse_pi_block(params: &[u8]) -> Option<(PiService, &[u8])> {
     Some((service, block))
 }
 
-fn ok(function: u8, out: &mut [u8]) -> Result<Answer, JobError> {
+fn ok(function: Function, out: &mut [u8]) -> Result<Answer, JobError> {
     let b = out
         .first_mut()
         .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
-    *b = function;
+    *b = function.into();
     Ok(Answer {
         param_len: 1,
         data_len: 0,
     })
 }
 
-fn refuse(function: u8, status: u8, out: &mut [u8]) -> JobError {
+fn refuse(function: Function, status: u8, out: &mut [u8]) -> JobError {
     match out.get_mut(..2) {
         Some(b) => {
-            b.copy_from_slice(&[function, status]);
+            b.copy_from_slice(&[function.into(), status]);
             JobError {
-                error: ALREADY,
+                error: HeaderError::CANNOT_PERFORM,
                 param_len: 2,
             }
         }
-        None => JobError::from(ALREADY),
+        None => JobError::from(HeaderError::CANNOT_PERFORM),
     }
 }
 
@@ -102,7 +96,7 @@ pub(crate) fn stop<M: Memory, E: EventSink>(
         return Err(HeaderError::PROTECTED.into());
     }
     if ctx.cpu.mode() == Mode::Stop {
-        return Err(refuse(STOP, 0x07, out));
+        return Err(refuse(Function::PlcStop, 0x07, out));
     }
     ctx.cpu
         .set_mode(Mode::Stop, event_id::STOP_BY_PG, ctx.slot, ctx.wall_ms);
@@ -116,7 +110,7 @@ pub(crate) fn stop<M: Memory, E: EventSink>(
         mode: Mode::Stop,
         cold: false,
     });
-    ok(STOP, out)
+    ok(Function::PlcStop, out)
 }
 
 /// PI service.
@@ -138,7 +132,7 @@ pub(crate) fn pi_service<M: Memory, E: EventSink>(
         PiService::Delete => download::delete(block, ctx)?,
         PiService::HotStart | PiService::ColdStart => {
             if ctx.cpu.mode() == Mode::Run {
-                return Err(refuse(PI_SERVICE, 0x03, out));
+                return Err(refuse(Function::PiService, 0x03, out));
             }
             let cold = service == PiService::ColdStart;
             let id = if cold {
@@ -164,7 +158,7 @@ pub(crate) fn pi_service<M: Memory, E: EventSink>(
             );
         }
     }
-    ok(PI_SERVICE, out)
+    ok(Function::PiService, out)
 }
 
 #[cfg(test)]

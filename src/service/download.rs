@@ -31,29 +31,11 @@ use crate::service::blocks::{self, type_ascii};
 use crate::service::conn::{Download, DownloadStep};
 use crate::service::ctx::Ctx;
 use crate::service::{Answer, JobError};
-use crate::wire::s7::{self, Rosctr};
+use crate::wire::s7::{self, Function, Rosctr};
 use crate::wire::HeaderError;
 
-/// Job function request download (client → CPU).
-pub(crate) const REQUEST: u8 = 0x1A;
-/// Job function download block (CPU → client).
-pub(crate) const BLOCK: u8 = 0x1B;
-/// Job function download ended (CPU → client).
-pub(crate) const ENDED: u8 = 0x1C;
 /// Length of the `1B` / `1C` job parameter the CPU sends.
 pub(crate) const JOB_PARAM_LEN: usize = 18;
-/// Another connection's download holds the staging area (no further parallel transfer).
-pub(crate) const BUSY: HeaderError = HeaderError(0x8304);
-/// The DB is not configured, or the block's MC7 length is not the DB's size.
-pub(crate) const NO_ROOM: HeaderError = HeaderError(0x8301);
-/// The DB is read-only (access to object refused).
-pub(crate) const READ_ONLY: HeaderError = HeaderError(0x8703);
-/// Syntax error in a function parameter.
-pub(crate) const BAD_PARAM: HeaderError = HeaderError(0xD202);
-/// Syntax error: block type (s7rt downloads and deletes DBs only).
-pub(crate) const BAD_TYPE: HeaderError = HeaderError(0xD203);
-/// Error while transferring the block (sent in the `1C` job).
-pub(crate) const TRANSFER_FAILED: HeaderError = HeaderError(0x8003);
 /// Sub-block type of a DB.
 const DB: u8 = 0x0A;
 
@@ -96,8 +78,8 @@ pub(crate) fn parse_request(params: &[u8]) -> Option<Request> {
 
 fn item_error(e: ItemError) -> HeaderError {
     match e {
-        ItemError::AccessDenied => READ_ONLY,
-        _ => NO_ROOM,
+        ItemError::AccessDenied => HeaderError::ACCESS_REFUSED,
+        _ => HeaderError::NO_MEMORY,
     }
 }
 
@@ -111,16 +93,16 @@ pub(crate) fn request<M: Memory, E: EventSink>(
     if !ctx.cpu.download_allowed() || ctx.level() >= 2 {
         return Err(HeaderError::PROTECTED.into());
     }
-    let r = parse_request(params).ok_or(JobError::from(BAD_PARAM))?;
+    let r = parse_request(params).ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))?;
     if r.sub_type != DB {
-        return Err(BAD_TYPE.into());
+        return Err(HeaderError::BAD_BLOCK_TYPE.into());
     }
     let size = ctx.mem.db_capacity(r.number).map_err(item_error)?;
     if r.mc7_len != size {
-        return Err(NO_ROOM.into());
+        return Err(HeaderError::NO_MEMORY.into());
     }
     if r.load_len < blocks::HEADER_LEN + r.mc7_len + blocks::FOOTER_LEN {
-        return Err(BAD_PARAM.into());
+        return Err(HeaderError::BAD_BLOCK_PARAM.into());
     }
     let b = out
         .first_mut()
@@ -129,10 +111,10 @@ pub(crate) fn request<M: Memory, E: EventSink>(
         .staging
         .begin(ctx.slot, r.sub_type, r.number, r.load_len, r.mc7_len)
         .map_err(|e| match e {
-            Busy::OtherDownload => BUSY,
-            Busy::TooLarge => NO_ROOM,
+            Busy::OtherDownload => HeaderError::BUSY,
+            Busy::TooLarge => HeaderError::NO_MEMORY,
         })?;
-    *b = REQUEST;
+    *b = Function::RequestDownload.into();
     ctx.conn.download = Some(Download {
         step: DownloadStep::Block,
         pdu_ref: 0,
@@ -149,7 +131,7 @@ pub(crate) fn request<M: Memory, E: EventSink>(
 /// reference) into `out` and marks it sent; returns the PDU length.
 pub(crate) fn emit_job<M, E>(ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> Option<usize> {
     let d = ctx.conn.download.filter(|d| !d.sent)?;
-    let hl = s7::header_len(0x01);
+    let hl = s7::header_len(Rosctr::Job);
     let plen = job_params(&d, ctx, out.get_mut(hl..)?)?;
     let pdu_ref = ctx.conn.next_job_ref();
     s7::emit_header(out, Rosctr::Job, pdu_ref, plen, 0, HeaderError::NONE)?;
@@ -168,9 +150,9 @@ fn job_params<M, E>(d: &Download, ctx: &Ctx<'_, M, E>, out: &mut [u8]) -> Option
     let (sub, number) = ctx.cpu.staging.block();
     p.fill(0);
     match d.step {
-        DownloadStep::Block => p[0] = BLOCK,
+        DownloadStep::Block => p[0] = Function::DownloadBlock.into(),
         DownloadStep::Ended => {
-            p[0] = ENDED;
+            p[0] = Function::DownloadEnded.into();
             p[2..4].copy_from_slice(&d.error.0.to_be_bytes());
         }
     }
@@ -206,8 +188,9 @@ pub(crate) fn answer<M, E>(
         }
         DownloadStep::Block => {
             let part = match (error, params, data) {
-                (HeaderError::NONE, [BLOCK, status, ..], [h, l, 0x00, 0xFB, rest @ ..])
-                    if usize::from(u16::from_be_bytes([*h, *l])) == rest.len() =>
+                (HeaderError::NONE, [function, status, ..], [h, l, 0x00, 0xFB, rest @ ..])
+                    if Function::from(*function) == Function::DownloadBlock
+                        && usize::from(u16::from_be_bytes([*h, *l])) == rest.len() =>
                 {
                     Some((status & 0x01 != 0, rest))
                 }
@@ -224,7 +207,7 @@ pub(crate) fn answer<M, E>(
                     sent: false,
                     error: match staging.finish(slot) {
                         Ok(()) => HeaderError::NONE,
-                        Err(_) => TRANSFER_FAILED,
+                        Err(_) => HeaderError::TRANSFER_FAILED,
                     },
                     ..d
                 },
@@ -233,7 +216,7 @@ pub(crate) fn answer<M, E>(
                     Download {
                         step: DownloadStep::Ended,
                         sent: false,
-                        error: TRANSFER_FAILED,
+                        error: HeaderError::TRANSFER_FAILED,
                         ..d
                     }
                 }
@@ -264,16 +247,16 @@ pub(crate) fn insert<M: Memory, E: EventSink>(
     if !ctx.cpu.download_allowed() || ctx.level() >= 2 {
         return Err(HeaderError::PROTECTED.into());
     }
-    let mut it = addresses(block).ok_or(JobError::from(BAD_PARAM))?;
+    let mut it = addresses(block).ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))?;
     let (sub, number) = match (it.next(), it.next()) {
         (Some(Some(a)), None) => a,
-        _ => return Err(BAD_PARAM.into()),
+        _ => return Err(HeaderError::BAD_BLOCK_PARAM.into()),
     };
     let data = ctx
         .cpu
         .staging
         .complete(ctx.slot, sub, number)
-        .ok_or(JobError::from(blocks::NOT_FOUND))?;
+        .ok_or(JobError::from(HeaderError::BLOCK_NOT_FOUND))?;
     ctx.mem.replace_db(number, data).map_err(item_error)?;
     let len = data.len() as u32;
     ctx.cpu.staging.release(ctx.slot);
@@ -296,22 +279,22 @@ pub(crate) fn delete<M: Memory, E: EventSink>(
         return Err(HeaderError::PROTECTED.into());
     }
     let check = |a: Option<(u8, u16)>, mem: &M| -> Result<u16, HeaderError> {
-        let (sub, number) = a.ok_or(BAD_PARAM)?;
+        let (sub, number) = a.ok_or(HeaderError::BAD_BLOCK_PARAM)?;
         if sub != DB {
-            return Err(BAD_TYPE);
+            return Err(HeaderError::BAD_BLOCK_TYPE);
         }
         mem.db_capacity(number).map_err(|e| match e {
-            ItemError::AccessDenied => READ_ONLY,
-            _ => blocks::NOT_FOUND,
+            ItemError::AccessDenied => HeaderError::ACCESS_REFUSED,
+            _ => HeaderError::BLOCK_NOT_FOUND,
         })?;
         mem.area(crate::wire::var::Area::DataBlock, number)
-            .map_err(|_| blocks::NOT_FOUND)?;
+            .map_err(|_| HeaderError::BLOCK_NOT_FOUND)?;
         Ok(number)
     };
-    for a in addresses(block).ok_or(JobError::from(BAD_PARAM))? {
+    for a in addresses(block).ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))? {
         check(a, ctx.mem)?;
     }
-    for a in addresses(block).ok_or(JobError::from(BAD_PARAM))? {
+    for a in addresses(block).ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))? {
         let number = check(a, ctx.mem)?;
         ctx.mem.delete_db(number).map_err(item_error)?;
         ctx.cpu

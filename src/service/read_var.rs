@@ -6,6 +6,7 @@
 use super::address::{check_bounds, resolve};
 use super::Answer;
 use crate::plc::{ItemError, Memory};
+use crate::wire::s7::Function;
 use crate::wire::var::{emit_data_header, DataTransport, Item, Request, ReturnCode};
 use crate::wire::HeaderError;
 
@@ -20,7 +21,7 @@ pub(crate) fn read_var<M: Memory>(
     if out.len() < 2 {
         return Err(HeaderError::PDU_SIZE);
     }
-    out[0] = crate::wire::var::READ;
+    out[0] = Function::ReadVar.into();
     out[1] = req.count() as u8;
     let n = req.count();
     let mut at = 2;

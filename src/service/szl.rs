@@ -16,11 +16,6 @@ use crate::plc::diag::ENTRY_LEN;
 use crate::wire::szl::Window;
 use crate::wire::HeaderError;
 
-/// Unknown SZL id ("information function unavailable", older name "invalid SZL id").
-pub(crate) const UNKNOWN_ID: HeaderError = HeaderError(0xD401);
-/// Known SZL id, unknown index.
-pub(crate) const UNKNOWN_INDEX: HeaderError = HeaderError(0xD402);
-
 /// The ids this server answers, in the order SZL 0x0000 lists them.
 pub(crate) const SERVED_IDS: [u16; 18] = [
     0x0000, 0x0F00, 0x0011, 0x0111, 0x0F11, 0x001C, 0x011C, 0x0F1C, 0x0131, 0x0132, 0x0232, 0x0024,
@@ -56,12 +51,12 @@ pub(crate) fn check(id: u16, index: u16, cpu: &Cpu) -> Result<(), HeaderError> {
         0x0131 => (1..=9).contains(&index),
         0x0132 | 0x0232 => index == 4,
         0x01A0 => usize::from(index) <= cpu.diag.capacity(),
-        _ => return Err(UNKNOWN_ID),
+        _ => return Err(HeaderError::SZL_UNKNOWN_ID),
     };
     if ok {
         Ok(())
     } else {
-        Err(UNKNOWN_INDEX)
+        Err(HeaderError::SZL_UNKNOWN_INDEX)
     }
 }
 
@@ -149,7 +144,7 @@ pub(crate) fn stream(
                 w.put(&e.to_bytes());
             }
         }
-        _ => return Err(UNKNOWN_ID),
+        _ => return Err(HeaderError::SZL_UNKNOWN_ID),
     }
     Ok(())
 }

@@ -13,18 +13,10 @@ use crate::service::blocks::{self, footer, Block};
 use crate::service::conn::Upload;
 use crate::service::ctx::Ctx;
 use crate::service::{Answer, JobError};
+use crate::wire::s7::Function;
 use crate::wire::szl::Window;
 use crate::wire::var::Area;
 use crate::wire::HeaderError;
-
-/// Job function start upload.
-pub(crate) const START: u8 = 0x1D;
-/// Job function upload.
-pub(crate) const UPLOAD: u8 = 0x1E;
-/// Job function end upload.
-pub(crate) const END: u8 = 0x1F;
-/// Upload-id mismatch or no upload in progress.
-pub(crate) const NO_UPLOAD: HeaderError = HeaderError(0x8104);
 
 /// Start upload: parameter `1D 00 .. <len 09> _<type><5 digits><fs>`.
 pub(crate) fn start<M: Memory, E: EventSink>(
@@ -39,7 +31,7 @@ pub(crate) fn start<M: Memory, E: EventSink>(
     let block = name
         .and_then(|n| blocks::parse_address(n.get(1..)?))
         .and_then(|(sub, n)| blocks::find(ctx.mem, ctx.cpu, sub, n))
-        .ok_or(JobError::from(blocks::NOT_FOUND))?;
+        .ok_or(JobError::from(HeaderError::BLOCK_NOT_FOUND))?;
     let id = ctx.conn.next_id();
     ctx.conn.upload = Some(Upload {
         id,
@@ -49,7 +41,24 @@ pub(crate) fn start<M: Memory, E: EventSink>(
     let p = out
         .get_mut(..16)
         .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
-    p.copy_from_slice(&[START, 0, 0, 0, 0, 0, 0, id, 7, 0, 0, 0, 0, 0, 0, 0]);
+    p.copy_from_slice(&[
+        Function::StartUpload.into(),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        id,
+        7,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ]);
     let mut len = block.load_len();
     for d in p[9..16].iter_mut().rev() {
         *d = b'0' + (len % 10) as u8;
@@ -66,7 +75,7 @@ fn current<M: Memory, E>(params: &[u8], ctx: &Ctx<'_, M, E>) -> Result<Upload, J
     ctx.conn
         .upload
         .filter(|u| Some(u.id) == id)
-        .ok_or(JobError::from(NO_UPLOAD))
+        .ok_or(JobError::from(HeaderError::NOT_IMPLEMENTED))
 }
 
 /// Upload: parameter `1E 00 00 00 <upload id (4)>`; answer `1E <more>` + data
@@ -80,16 +89,15 @@ pub(crate) fn upload<M: Memory, E: EventSink>(
     let data = ctx
         .mem
         .area(Area::DataBlock, up.db)
-        .map_err(|_| JobError::from(blocks::NOT_FOUND))?;
+        .map_err(|_| JobError::from(HeaderError::BLOCK_NOT_FOUND))?;
     let block = Block {
         sub: 0x0A,
         number: up.db,
         mc7_len: data.len(),
     };
-    // 12 header + 2 parameter + 4 data head + n ≤ PDU.
-    let room = (ctx.pdu_len() as usize)
-        .saturating_sub(12 + 2 + 4)
-        .min(out.len().saturating_sub(6));
+    // `out` (parameter and data) ends where the negotiated PDU does: after the parameter
+    // `1E <status>` and the data head `<n> 00 FB` the rest is block bytes.
+    let room = out.len().saturating_sub(6);
     let (head, body) = out.split_at_mut(6.min(out.len()));
     let mut w = Window::new(body.get_mut(..room).unwrap_or_default(), up.sent);
     w.put(&block.header(ctx.cpu));
@@ -101,7 +109,7 @@ pub(crate) fn upload<M: Memory, E: EventSink>(
     if head.len() < 6 {
         return Err(HeaderError::PDU_SIZE.into());
     }
-    head[0] = UPLOAD;
+    head[0] = Function::Upload.into();
     head[1] = u8::from(more);
     head[2..4].copy_from_slice(&(n as u16).to_be_bytes());
     head[4..6].copy_from_slice(&[0x00, 0xFB]);
@@ -135,7 +143,7 @@ pub(crate) fn end<M: Memory, E>(
     let b = out
         .first_mut()
         .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
-    *b = END;
+    *b = Function::EndUpload.into();
     Ok(Answer {
         param_len: 1,
         data_len: 0,

@@ -13,12 +13,9 @@
 //! ```
 //! A fill byte follows an odd-length data item unless it is the last item.
 
+use super::s7::Function;
 use super::{be16, put_be16, Error};
 
-/// Read Var function code.
-pub const READ: u8 = 0x04;
-/// Write Var function code.
-pub const WRITE: u8 = 0x05;
 /// Length of one request item.
 pub const ITEM_LEN: usize = 12;
 /// Variable specification byte.
@@ -374,8 +371,8 @@ impl Item {
 /// A Read Var / Write Var parameter part: function, item count, items.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    /// `READ` or `WRITE`.
-    pub function: u8,
+    /// [`Function::ReadVar`] or [`Function::WriteVar`] (not checked here).
+    pub function: Function,
     items: &'a [u8],
 }
 
@@ -390,7 +387,7 @@ impl<'a> Request<'a> {
             return Err(Error::Malformed);
         }
         Ok(Request {
-            function: params[0],
+            function: Function::from(params[0]),
             items: &params[2..],
         })
     }
