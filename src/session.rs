@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use crate::events::{CloseReason, Event, EventSink};
 use crate::plc::diag::event_id;
-use crate::plc::{Cpu, Memory, Now};
+use crate::plc::{Cpu, Memory, Now, Refusal};
 use crate::service::conn::ConnState;
 use crate::service::ctx::Ctx;
 use crate::service::dispatch::{self, Reply};
@@ -245,10 +245,10 @@ impl Session {
                     reason,
                 });
                 // A DR names the cause: unknown address for a wrong rack/slot or type,
-                // congestion at the TSAP for an exhausted quota (ISO 8073 reasons 3 and 1).
+                // congestion at the TSAP for an exhausted quota.
                 let cause = match reason {
-                    crate::plc::cpu::Refusal::QuotaExhausted => 0x01,
-                    _ => 0x03,
+                    Refusal::QuotaExhausted => cotp::reason::CONGESTION_AT_TSAP,
+                    _ => cotp::reason::ADDRESS_UNKNOWN,
                 };
                 let len = cotp::emit_dr(&mut tx[tpkt::HEADER_LEN..], cr.src_ref(), 0, cause)
                     .and_then(|l| tpkt::emit_header(tx, l + tpkt::HEADER_LEN).map(|h| h + l))

@@ -16,48 +16,10 @@ use crate::plc::Memory;
 use crate::service::ctx::Ctx;
 use crate::service::download;
 use crate::service::{Answer, JobError};
+use crate::wire::pi::{self, Service};
 use crate::wire::s7::Function;
 use crate::wire::var::Area;
 use crate::wire::HeaderError;
-
-/// What a PI service request asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PiService {
-    /// Warm (hot) start.
-    HotStart,
-    /// Cold start.
-    ColdStart,
-    /// Compress memory.
-    Compress,
-    /// Copy RAM to ROM.
-    CopyRamToRom,
-    /// Insert (activate) a downloaded block.
-    Insert,
-    /// Delete a block.
-    Delete,
-    /// Anything else.
-    Unknown,
-}
-
-/// Parses a PI service parameter: `28`, 7 unknown bytes, parameter block length (2),
-/// parameter block, name length (1), name. Returns the service and the parameter block (for
-/// `_INSE`/`_DELE`: the block list).
-pub(crate) fn parse_pi_block(params: &[u8]) -> Option<(PiService, &[u8])> {
-    let plen = usize::from(u16::from_be_bytes([*params.get(8)?, *params.get(9)?]));
-    let block = params.get(10..10 + plen)?;
-    let nlen = usize::from(*params.get(10 + plen)?);
-    let name = params.get(11 + plen..11 + plen + nlen)?;
-    let service = match name {
-        b"P_PROGRAM" if block.first() == Some(&b'C') => PiService::ColdStart,
-        b"P_PROGRAM" => PiService::HotStart,
-        b"_GARB" => PiService::Compress,
-        b"_MODU" => PiService::CopyRamToRom,
-        b"_INSE" => PiService::Insert,
-        b"_DELE" => PiService::Delete,
-        _ => PiService::Unknown,
-    };
-    Some((service, block))
-}
 
 fn ok(function: Function, out: &mut [u8]) -> Result<Answer, JobError> {
     let b = out
@@ -119,22 +81,22 @@ pub(crate) fn pi_service<M: Memory, E: EventSink>(
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],
 ) -> Result<Answer, JobError> {
-    let (service, block) =
-        parse_pi_block(params).ok_or(JobError::from(HeaderError::NOT_IMPLEMENTED))?;
-    if service == PiService::Unknown {
+    let req = pi::Request::parse(params).ok_or(JobError::from(HeaderError::NOT_IMPLEMENTED))?;
+    let service = req.service;
+    if service == Service::Unknown {
         return Err(HeaderError::NOT_IMPLEMENTED.into());
     }
     if ctx.level() >= 2 {
         return Err(HeaderError::PROTECTED.into());
     }
     match service {
-        PiService::Insert => download::insert(block, ctx)?,
-        PiService::Delete => download::delete(block, ctx)?,
-        PiService::HotStart | PiService::ColdStart => {
+        Service::Insert => download::insert(&req, ctx)?,
+        Service::Delete => download::delete(&req, ctx)?,
+        Service::HotStart | Service::ColdStart => {
             if ctx.cpu.mode() == Mode::Run {
                 return Err(refuse(Function::PiService, 0x03, out));
             }
-            let cold = service == PiService::ColdStart;
+            let cold = service == Service::ColdStart;
             let id = if cold {
                 event_id::COLD_RESTART
             } else {
@@ -159,27 +121,4 @@ pub(crate) fn pi_service<M: Memory, E: EventSink>(
         }
     }
     ok(Function::PiService, out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_the_pi_services_of_golden_frames_74_and_80() {
-        let parse_pi = |p: &[u8]| parse_pi_block(p).map(|(s, _)| s);
-        let hot = b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x00\x09P_PROGRAM";
-        let cold = b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x02C \x09P_PROGRAM";
-        assert_eq!(parse_pi(hot), Some(PiService::HotStart));
-        assert_eq!(parse_pi(cold), Some(PiService::ColdStart));
-        assert_eq!(
-            parse_pi(b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x00\x05_GARB"),
-            Some(PiService::Compress)
-        );
-        assert_eq!(
-            parse_pi(b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x00\x05_XXXX"),
-            Some(PiService::Unknown)
-        );
-        assert_eq!(parse_pi(b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x09"), None);
-    }
 }

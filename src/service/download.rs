@@ -27,54 +27,18 @@ use crate::events::{Event, EventSink};
 use crate::plc::diag::event_id;
 use crate::plc::staging::{BlockFault, Busy};
 use crate::plc::{ItemError, Memory};
-use crate::service::blocks::{self, type_ascii};
+use crate::service::blocks;
 use crate::service::conn::{Download, DownloadStep};
 use crate::service::ctx::Ctx;
 use crate::service::{Answer, JobError};
+use crate::wire::block::sub_type;
+use crate::wire::pi;
 use crate::wire::s7::{self, Function, Rosctr};
+use crate::wire::transfer::{self, RequestDownload};
 use crate::wire::HeaderError;
 
-/// Length of the `1B` / `1C` job parameter the CPU sends.
-pub(crate) const JOB_PARAM_LEN: usize = 18;
 /// Sub-block type of a DB.
-const DB: u8 = 0x0A;
-
-/// A parsed request-download parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Request {
-    /// Sub-block type (from the file name).
-    pub(crate) sub_type: u8,
-    /// Block number.
-    pub(crate) number: u16,
-    /// Load-memory length (the bytes the client will send).
-    pub(crate) load_len: usize,
-    /// MC7 length (for a DB: its size).
-    pub(crate) mc7_len: usize,
-}
-
-fn ascii_decimal(b: &[u8]) -> Option<usize> {
-    b.iter().try_fold(0usize, |n, &c| {
-        Some(n * 10 + (c as char).to_digit(10)? as usize)
-    })
-}
-
-/// Parses `1A <status> <2 unknown> <4 unknown> 09 _<type (2)><5 digits><fs> 0D <unknown>
-/// <load length (6 ASCII)> <MC7 length (6 ASCII)>` (Snap7 `TReqStartDownloadParams`,
-/// dissector `s7comm_decode_plc_controls_updownload`).
-pub(crate) fn parse_request(params: &[u8]) -> Option<Request> {
-    let name = params.get(9..18).filter(|_| params.get(8) == Some(&9))?;
-    let (sub_type, number) = name
-        .split_first()
-        .filter(|(u, _)| **u == b'_')
-        .and_then(|(_, a)| blocks::parse_address(a))?;
-    let part2 = params.get(19..32).filter(|_| params.get(18) == Some(&13))?;
-    Some(Request {
-        sub_type,
-        number,
-        load_len: ascii_decimal(&part2[1..7])?,
-        mc7_len: ascii_decimal(&part2[7..13])?,
-    })
-}
+const DB: u8 = sub_type::DB;
 
 fn item_error(e: ItemError) -> HeaderError {
     match e {
@@ -93,7 +57,7 @@ pub(crate) fn request<M: Memory, E: EventSink>(
     if !ctx.cpu.download_allowed() || ctx.level() >= 2 {
         return Err(HeaderError::PROTECTED.into());
     }
-    let r = parse_request(params).ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))?;
+    let r = RequestDownload::parse(params).ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))?;
     if r.sub_type != DB {
         return Err(HeaderError::BAD_BLOCK_TYPE.into());
     }
@@ -143,29 +107,14 @@ pub(crate) fn emit_job<M, E>(ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> Option<
     Some(hl + plen)
 }
 
-/// Writes the parameter of download job `d` into `out`; returns its length
-/// ([`JOB_PARAM_LEN`]).
+/// Writes the parameter of download job `d` into `out`; returns its length.
 fn job_params<M, E>(d: &Download, ctx: &Ctx<'_, M, E>, out: &mut [u8]) -> Option<usize> {
-    let p = out.get_mut(..JOB_PARAM_LEN)?;
     let (sub, number) = ctx.cpu.staging.block();
-    p.fill(0);
-    match d.step {
-        DownloadStep::Block => p[0] = Function::DownloadBlock.into(),
-        DownloadStep::Ended => {
-            p[0] = Function::DownloadEnded.into();
-            p[2..4].copy_from_slice(&d.error.0.to_be_bytes());
-        }
-    }
-    p[8] = 9;
-    p[9] = b'_';
-    p[10..12].copy_from_slice(&type_ascii(sub));
-    let mut n = number;
-    for c in p[12..17].iter_mut().rev() {
-        *c = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    p[17] = b'P';
-    Some(JOB_PARAM_LEN)
+    let (function, error) = match d.step {
+        DownloadStep::Block => (Function::DownloadBlock, HeaderError::NONE),
+        DownloadStep::Ended => (Function::DownloadEnded, d.error),
+    };
+    transfer::emit_download_job(out, function, error.0, sub, number)
 }
 
 /// Handles the client's Ack_Data to the CPU's `1B` or `1C` job (`error`: its header error).
@@ -187,13 +136,8 @@ pub(crate) fn answer<M, E>(
             return;
         }
         DownloadStep::Block => {
-            let part = match (error, params, data) {
-                (HeaderError::NONE, [function, status, ..], [h, l, 0x00, 0xFB, rest @ ..])
-                    if Function::from(*function) == Function::DownloadBlock
-                        && usize::from(u16::from_be_bytes([*h, *l])) == rest.len() =>
-                {
-                    Some((status & 0x01 != 0, rest))
-                }
+            let part = match error {
+                HeaderError::NONE => transfer::parse_download_part(params, data),
                 _ => None,
             };
             let result = match part {
@@ -226,28 +170,18 @@ pub(crate) fn answer<M, E>(
     ctx.conn.download = Some(next);
 }
 
-/// The block addresses of a PI `_INSE` / `_DELE` parameter block: count, `00`, then per
-/// block `<type (2 ASCII)><5 digits><fs>` (8 bytes each, e.g. `0A00002P`).
-fn addresses(block: &[u8]) -> Option<impl Iterator<Item = Option<(u8, u16)>> + '_> {
-    let (count, list) = match block {
-        [count, 0, list @ ..] if *count > 0 && list.len() == 8 * usize::from(*count) => {
-            (usize::from(*count), list)
-        }
-        _ => return None,
-    };
-    Some(list.chunks_exact(8).take(count).map(blocks::parse_address))
-}
-
 /// PI `_INSE`: activates the block this connection downloaded; the DB's content is replaced
 /// in one copy.
 pub(crate) fn insert<M: Memory, E: EventSink>(
-    block: &[u8],
+    req: &pi::Request<'_>,
     ctx: &mut Ctx<'_, M, E>,
 ) -> Result<(), JobError> {
     if !ctx.cpu.download_allowed() || ctx.level() >= 2 {
         return Err(HeaderError::PROTECTED.into());
     }
-    let mut it = addresses(block).ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))?;
+    let mut it = req
+        .blocks()
+        .ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))?;
     let (sub, number) = match (it.next(), it.next()) {
         (Some(Some(a)), None) => a,
         _ => return Err(HeaderError::BAD_BLOCK_PARAM.into()),
@@ -272,7 +206,7 @@ pub(crate) fn insert<M: Memory, E: EventSink>(
 
 /// PI `_DELE`: marks every named DB deleted, or none if one of them cannot be deleted.
 pub(crate) fn delete<M: Memory, E: EventSink>(
-    block: &[u8],
+    req: &pi::Request<'_>,
     ctx: &mut Ctx<'_, M, E>,
 ) -> Result<(), JobError> {
     if !ctx.cpu.delete_allowed() || ctx.level() >= 2 {
@@ -291,10 +225,16 @@ pub(crate) fn delete<M: Memory, E: EventSink>(
             .map_err(|_| HeaderError::BLOCK_NOT_FOUND)?;
         Ok(number)
     };
-    for a in addresses(block).ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))? {
+    for a in req
+        .blocks()
+        .ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))?
+    {
         check(a, ctx.mem)?;
     }
-    for a in addresses(block).ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))? {
+    for a in req
+        .blocks()
+        .ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))?
+    {
         let number = check(a, ctx.mem)?;
         ctx.mem.delete_db(number).map_err(item_error)?;
         ctx.cpu
@@ -305,39 +245,4 @@ pub(crate) fn delete<M: Memory, E: EventSink>(
         });
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_snap7s_request_download_for_db2() {
-        // 1A st unk-- unk-------- 09 _ 0 A 0 0 0 0 2 P  0D '1' 002140      002048
-        let p = b"\x1a\x00\x01\x00\x00\x00\x00\x00\x09_0A00002P\x0d1002140002048";
-        assert_eq!(
-            parse_request(p),
-            Some(Request {
-                sub_type: 0x0A,
-                number: 2,
-                load_len: 2140,
-                mc7_len: 2048,
-            })
-        );
-        assert_eq!(parse_request(&p[..31]), None);
-        assert_eq!(
-            parse_request(b"\x1a\x00\x01\x00\x00\x00\x00\x00\x09X0A00002P\x0d1002140002048"),
-            None
-        );
-    }
-
-    #[test]
-    fn pi_block_list_holds_count_then_8_byte_addresses() {
-        let one: Vec<_> = addresses(b"\x01\x000A00002P").unwrap().collect();
-        assert_eq!(one, [Some((0x0A, 2))]);
-        let two: Vec<_> = addresses(b"\x02\x000A00002P0800001P").unwrap().collect();
-        assert_eq!(two, [Some((0x0A, 2)), Some((0x08, 1))]);
-        assert!(addresses(b"\x02\x000A00002P").is_none());
-        assert!(addresses(b"\x00\x00").is_none());
-    }
 }

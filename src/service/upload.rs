@@ -13,8 +13,10 @@ use crate::service::blocks::{self, footer, Block};
 use crate::service::conn::Upload;
 use crate::service::ctx::Ctx;
 use crate::service::{Answer, JobError};
+use crate::wire::block::sub_type;
 use crate::wire::s7::Function;
 use crate::wire::szl::Window;
+use crate::wire::transfer;
 use crate::wire::var::Area;
 use crate::wire::HeaderError;
 
@@ -27,9 +29,7 @@ pub(crate) fn start<M: Memory, E: EventSink>(
     if ctx.level() >= 3 {
         return Err(HeaderError::PROTECTED.into());
     }
-    let name = params.get(9..).filter(|n| n.first() == Some(&b'_'));
-    let block = name
-        .and_then(|n| blocks::parse_address(n.get(1..)?))
+    let block = transfer::parse_start_upload(params)
         .and_then(|(sub, n)| blocks::find(ctx.mem, ctx.cpu, sub, n))
         .ok_or(JobError::from(HeaderError::BLOCK_NOT_FOUND))?;
     let id = ctx.conn.next_id();
@@ -38,40 +38,16 @@ pub(crate) fn start<M: Memory, E: EventSink>(
         db: block.number,
         sent: 0,
     });
-    let p = out
-        .get_mut(..16)
+    transfer::emit_start_upload_answer(out, id, block.load_len())
         .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
-    p.copy_from_slice(&[
-        Function::StartUpload.into(),
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        id,
-        7,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-    ]);
-    let mut len = block.load_len();
-    for d in p[9..16].iter_mut().rev() {
-        *d = b'0' + (len % 10) as u8;
-        len /= 10;
-    }
     Ok(Answer {
-        param_len: 16,
+        param_len: transfer::START_UPLOAD_ANSWER_LEN,
         data_len: 0,
     })
 }
 
 fn current<M: Memory, E>(params: &[u8], ctx: &Ctx<'_, M, E>) -> Result<Upload, JobError> {
-    let id = params.get(7).copied();
+    let id = transfer::parse_upload_id(params);
     ctx.conn
         .upload
         .filter(|u| Some(u.id) == id)
@@ -91,28 +67,21 @@ pub(crate) fn upload<M: Memory, E: EventSink>(
         .area(Area::DataBlock, up.db)
         .map_err(|_| JobError::from(HeaderError::BLOCK_NOT_FOUND))?;
     let block = Block {
-        sub: 0x0A,
+        sub: sub_type::DB,
         number: up.db,
         mc7_len: data.len(),
     };
     // `out` (parameter and data) ends where the negotiated PDU does: after the parameter
     // `1E <status>` and the data head `<n> 00 FB` the rest is block bytes.
-    let room = out.len().saturating_sub(6);
-    let (head, body) = out.split_at_mut(6.min(out.len()));
-    let mut w = Window::new(body.get_mut(..room).unwrap_or_default(), up.sent);
+    let (head, body) = out.split_at_mut(transfer::UPLOAD_HEAD_LEN.min(out.len()));
+    let mut w = Window::new(body, up.sent);
     w.put(&block.header(ctx.cpu));
     w.put(data);
     w.zeros(block.sbb_len());
     w.put(&footer());
     let (n, total) = (w.written(), w.total());
     let more = up.sent + n < total;
-    if head.len() < 6 {
-        return Err(HeaderError::PDU_SIZE.into());
-    }
-    head[0] = Function::Upload.into();
-    head[1] = u8::from(more);
-    head[2..4].copy_from_slice(&(n as u16).to_be_bytes());
-    head[4..6].copy_from_slice(&[0x00, 0xFB]);
+    transfer::emit_upload_head(head, more, n).ok_or(JobError::from(HeaderError::PDU_SIZE))?;
     ctx.conn.upload = Some(Upload {
         sent: up.sent + n,
         ..up

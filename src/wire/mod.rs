@@ -45,12 +45,15 @@ macro_rules! enum_with_unknown {
     };
 }
 
+pub mod block;
 pub mod cotp;
 pub mod error;
+pub mod pi;
 pub mod s7;
 pub mod setup;
 pub mod szl;
 pub mod tpkt;
+pub mod transfer;
 pub mod userdata;
 pub mod var;
 
