@@ -10,7 +10,7 @@
 //! Phases: waiting for the COTP connection request → COTP connected (only Setup
 //! Communication is served until it negotiated a PDU length) → established.
 //!
-//! During a block download the roles reverse (PROTOCOL.md §10): after answering the client's
+//! During a block download the roles reverse (docs/protocol.md §9): after answering the client's
 //! request download, the session itself sends jobs (`1B`, `1C`, with its own PDU references)
 //! behind its answer, and takes the client's Ack_Data answers to them as input.
 

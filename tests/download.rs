@@ -1,4 +1,4 @@
-//! Block download and delete over the session, bytes in and bytes out (PROTOCOL.md §10):
+//! Block download and delete over the session, bytes in and bytes out (docs/protocol.md §9):
 //! refused like a protected CPU by default; when the configuration allows them, the exchange
 //! Snap7's client (`opDownload`, `opDelete`) runs, with the roles reversed for `1B`/`1C`.
 

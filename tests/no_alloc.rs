@@ -154,7 +154,7 @@ fn session_serves_ten_thousand_requests_without_allocating_or_faulting() {
     assert_eq!(f1 - f0, 0, "minor page faults on the request path");
 }
 
-/// One download as Snap7's client runs it (PROTOCOL.md §10): request download of DB2,
+/// One download as Snap7's client runs it (docs/protocol.md §9): request download of DB2,
 /// the answers to the CPU's `1B` jobs (parts of PDU − 18 bytes) and `1C` job, `_INSE`, then
 /// `_DELE` (the next round's download re-inserts the DB).
 #[test]

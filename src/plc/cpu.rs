@@ -254,7 +254,8 @@ impl Cpu {
         self.password.is_some()
     }
 
-    /// Checks a password as the client sends it (8 bytes, Snap7 scrambling, §8.6).
+    /// Checks a password as the client sends it (8 bytes, Snap7 scrambling,
+    /// docs/protocol.md §7.6).
     pub fn password_matches(&self, scrambled: &[u8]) -> bool {
         self.password.is_some_and(|p| p[..] == *scrambled)
     }
@@ -323,7 +324,7 @@ impl Cpu {
     }
 }
 
-/// Scrambles a password the way Snap7-family clients send it (PROTOCOL.md §8.6):
+/// Scrambles a password the way Snap7-family clients send it (docs/protocol.md §7.6):
 /// space-padded to 8 bytes, `p'[0..2] = p ^ 0x55`, `p'[i] = p[i] ^ 0x55 ^ p'[i-2]`.
 pub fn scramble(pw: &str) -> [u8; 8] {
     let mut p = [b' '; 8];

@@ -1,5 +1,5 @@
-//! Block functions (userdata group 3, PROTOCOL.md §8.5) and the load-memory block format
-//! that upload sends (§10): list all blocks (counts per type), list the blocks of one type
+//! Block functions (userdata group 3, docs/protocol.md §7.5) and the load-memory block format
+//! that upload sends (§9): list all blocks (counts per type), list the blocks of one type
 //! (continued over several answers when the PDU is too small), and block info.
 //!
 //! DBs come from the process image; OBs, FCs and FBs only exist when the configuration

@@ -1,4 +1,4 @@
-//! Time functions (userdata group 7, PROTOCOL.md §8.4): read the PLC clock (subfunctions 1
+//! Time functions (userdata group 7, docs/protocol.md §7.4): read the PLC clock (subfunctions 1
 //! and 3) and set it (2, and PLC4X's 4). Setting keeps an offset in the CPU: the host clock
 //! is never touched, and every later read, SZL 0x0424 timestamp and diagnostic entry
 //! follows it.

@@ -1,4 +1,4 @@
-//! PLC control (PROTOCOL.md §9): PLC stop (job 0x29) and PI services (job 0x28): hot start
+//! PLC control (docs/protocol.md §8): PLC stop (job 0x29) and PI services (job 0x28): hot start
 //! `P_PROGRAM`, cold start `P_PROGRAM "C "`, compress `_GARB`, copy RAM to ROM `_MODU`.
 //! Block insert/delete (`_INSE`, `_DELE`) are served by [`download`] when the configuration
 //! allows them, and otherwise refused like a protected CPU refuses them (`0xD241`); any other
@@ -6,7 +6,7 @@
 //!
 //! Refusals with a reason Snap7's client decodes carry the function byte and a status byte
 //! in a 2-byte parameter (`29 07` already in STOP, `28 03` already in RUN). Which header
-//! error a real CPU sends with them is not known (PROTOCOL.md §9): s7rt uses `0x8404`.
+//! error a real CPU sends with them is not known (docs/protocol.md §8): s7rt uses `0x8404`.
 
 use crate::events::{Event, EventSink};
 use crate::plc::cpu::Mode;

@@ -177,7 +177,7 @@ pub(crate) fn too_long<M, E: EventSink>(
     error_ack(out, pdu_ref, asked, ctx)
 }
 
-/// Writes the job the CPU sends next during a download (`1B` or `1C`, PROTOCOL.md §10) into
+/// Writes the job the CPU sends next during a download (`1B` or `1C`, docs/protocol.md §9) into
 /// `out` when one is due; returns its PDU length (0 = none due).
 pub(crate) fn next_job<M, E>(ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> usize {
     match ctx.conn.download.is_some_and(|d| !d.sent) {
@@ -276,7 +276,7 @@ fn write<M: Memory, E: EventSink>(
 }
 
 /// Userdata: routed by [`ud_service::dispatch`]; every request gets an answer, an
-/// error answer (PROTOCOL.md §8.2) for what is not served.
+/// error answer (docs/protocol.md §7.2) for what is not served.
 fn userdata<M: Memory, E: EventSink>(
     h: &S7Header<&[u8]>,
     ctx: &mut Ctx<'_, M, E>,

@@ -1,4 +1,4 @@
-//! Block download and delete (PROTOCOL.md §10, §9), when the configuration allows them.
+//! Block download and delete (docs/protocol.md §9, §8), when the configuration allows them.
 //!
 //! Download, as Snap7's client (`opDownload`) and a real CPU run it:
 //! 1. client job `1A` request download: file name `_0A<5 digits>P`, load-memory and MC7

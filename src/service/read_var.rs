@@ -60,7 +60,7 @@ fn emit_item<M: Memory>(item: &Item, mem: &M, out: &mut [u8], last: bool) -> Opt
             }
             Some(4 + n + fill)
         }
-        // An error item is never followed by a fill byte (PROTOCOL.md §7.3).
+        // An error item is never followed by a fill byte (docs/protocol.md §6.3).
         Err(e) => emit_data_header(out, e.into(), DataTransport::Null, 0),
     }
 }

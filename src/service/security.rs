@@ -1,4 +1,4 @@
-//! Security (userdata group 5, PROTOCOL.md §8.6): enter and clear the session password.
+//! Security (userdata group 5, docs/protocol.md §7.6): enter and clear the session password.
 //! The password is checked for real; a right one gives this connection protection level 1
 //! until it clears it or disconnects.
 

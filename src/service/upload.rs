@@ -1,4 +1,4 @@
-//! Block upload (jobs 0x1D start upload, 0x1E upload, 0x1F end upload; PROTOCOL.md §10):
+//! Block upload (jobs 0x1D start upload, 0x1E upload, 0x1F end upload; docs/protocol.md §9):
 //! a client gets a block in load-memory format (header 36, MC7 = a DB's current bytes,
 //! interface, footer 36), one PDU at a time, generated on the fly from the image. Download
 //! (0x1A–0x1C) is in [`crate::service::download`].

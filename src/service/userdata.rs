@@ -1,6 +1,6 @@
 //! The userdata dispatcher (ROSCTR 7): routes a request by function group and subfunction
 //! to its service, and gives every request it does not serve a well-formed error answer
-//! (PROTOCOL.md §8.2) instead of silence.
+//! (docs/protocol.md §7.2) instead of silence.
 //!
 //! Groups served: 3 block functions, 4 CPU functions (subfunction 1 read SZL), 5 security,
 //! 7 time. Answered with error `0x8104` (service not implemented): group 1 programmer
@@ -45,7 +45,7 @@ fn live<'c, M, E>(ctx: &'c Ctx<'_, M, E>) -> szl::Live<'c> {
     }
 }
 
-/// Read SZL, first request or follow-up (PROTOCOL.md §8.3).
+/// Read SZL, first request or follow-up (docs/protocol.md §7.3).
 fn read_szl<M, E>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnswer {
     // `out` ends where the negotiated PDU does.
     let room = out.len();

@@ -343,7 +343,7 @@ mod tests {
 
     #[test]
     fn parses_read_var_with_two_items() {
-        // PROTOCOL.md §11.4: DB1.DBB0 BYTE×1 and MW10 INT×1
+        // docs/protocol.md §10.4: DB1.DBB0 BYTE×1 and MW10 INT×1
         let p = [
             0x04, 0x02, //
             0x12, 0x0A, 0x10, 0x02, 0x00, 0x01, 0x00, 0x01, 0x84, 0x00, 0x00, 0x00, //

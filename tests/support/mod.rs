@@ -70,7 +70,7 @@ pub fn split_tpkts(mut b: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// The image Snap7's server held when the golden captures were made (golden/README.md).
+/// The image Snap7's server held when the golden captures were made (tests/vectors/README.md).
 pub fn golden_image() -> Image {
     let spec = ImageSpec {
         dbs: vec![
