@@ -172,18 +172,7 @@ impl Client {
         let mut done = 0;
         while done < out.len() {
             let n = chunk.min(out.len() - done);
-            let item = Item {
-                syntax_id: var::SYNTAX_S7ANY,
-                transport: TransportSize::Byte,
-                count: n as u16,
-                db,
-                area,
-                bit_addr: (start + done as u32) << 3,
-            };
-            let mut p = [0u8; 14];
-            p[0] = Function::ReadVar.into();
-            p[1] = 1;
-            item.emit(&mut p[2..]);
+            let p = one_item(Function::ReadVar, area, db, start + done as u32, n);
             let (_, data) = self.request(Rosctr::Job, &p, &[])?;
             if data.len() < 4 {
                 return Err(ClientError::Protocol("short read answer"));
@@ -213,18 +202,7 @@ impl Client {
         let mut d = vec![0u8; 4 + chunk];
         while done < data.len() {
             let n = chunk.min(data.len() - done);
-            let item = Item {
-                syntax_id: var::SYNTAX_S7ANY,
-                transport: TransportSize::Byte,
-                count: n as u16,
-                db,
-                area,
-                bit_addr: (start + done as u32) << 3,
-            };
-            let mut p = [0u8; 14];
-            p[0] = Function::WriteVar.into();
-            p[1] = 1;
-            item.emit(&mut p[2..]);
+            let p = one_item(Function::WriteVar, area, db, start + done as u32, n);
             var::emit_data_header(
                 &mut d,
                 ReturnCode::Unknown(0),
@@ -242,4 +220,22 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// The parameter of a Read/Write Var of one item: `n` bytes of `area` (DB `db`) at byte
+/// `start`.
+fn one_item(function: Function, area: Area, db: u16, start: u32, n: usize) -> [u8; 14] {
+    let item = Item {
+        syntax_id: var::SYNTAX_S7ANY,
+        transport: TransportSize::Byte,
+        count: n as u16,
+        db,
+        area,
+        bit_addr: start << 3,
+    };
+    let mut p = [0u8; 14];
+    p[0] = function.into();
+    p[1] = 1;
+    item.emit(&mut p[2..]);
+    p
 }

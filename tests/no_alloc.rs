@@ -162,16 +162,12 @@ fn session_download_insert_and_delete_allocate_nothing() {
     let mut h = Harness::new(LIMITS);
     h.cpu = s7rt::plc::Cpu::new(
         &s7rt::plc::CpuSpec {
-            personality: s7rt::plc::Personality::s7_300(),
-            password: None,
-            protection_level: 1,
-            accept_any_slot: true,
             quotas: [8; 3],
             max_connections: 8,
-            blocks: Vec::new(),
             allow_download: true,
             allow_delete: true,
             staging_len: 2048,
+            ..Default::default()
         },
         GOLDEN_WALL_MS,
     );

@@ -15,22 +15,11 @@ use crate::plc::personality::OutputsInStop;
 use crate::plc::Memory;
 use crate::service::ctx::Ctx;
 use crate::service::download;
-use crate::service::{Answer, JobError};
+use crate::service::{function_only, Answer, JobError};
 use crate::wire::pi::{self, Service};
 use crate::wire::s7::Function;
 use crate::wire::var::Area;
 use crate::wire::HeaderError;
-
-fn ok(function: Function, out: &mut [u8]) -> Result<Answer, JobError> {
-    let b = out
-        .first_mut()
-        .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
-    *b = function.into();
-    Ok(Answer {
-        param_len: 1,
-        data_len: 0,
-    })
-}
 
 fn refuse(function: Function, status: u8, out: &mut [u8]) -> JobError {
     match out.get_mut(..2) {
@@ -72,7 +61,7 @@ pub(crate) fn stop<M: Memory, E: EventSink>(
         mode: Mode::Stop,
         cold: false,
     });
-    ok(Function::PlcStop, out)
+    function_only(Function::PlcStop, out)
 }
 
 /// PI service.
@@ -120,5 +109,5 @@ pub(crate) fn pi_service<M: Memory, E: EventSink>(
             );
         }
     }
-    ok(Function::PiService, out)
+    function_only(Function::PiService, out)
 }

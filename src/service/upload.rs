@@ -12,7 +12,7 @@ use crate::plc::Memory;
 use crate::service::blocks::{self, footer, Block};
 use crate::service::conn::Upload;
 use crate::service::ctx::Ctx;
-use crate::service::{Answer, JobError};
+use crate::service::{function_only, Answer, JobError};
 use crate::wire::block::sub_type;
 use crate::wire::s7::Function;
 use crate::wire::szl::Window;
@@ -109,12 +109,5 @@ pub(crate) fn end<M: Memory, E>(
 ) -> Result<Answer, JobError> {
     current(params, ctx)?;
     ctx.conn.upload = None;
-    let b = out
-        .first_mut()
-        .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
-    *b = Function::EndUpload.into();
-    Ok(Answer {
-        param_len: 1,
-        data_len: 0,
-    })
+    function_only(Function::EndUpload, out)
 }
