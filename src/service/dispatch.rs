@@ -2,9 +2,9 @@
 //! [`crate::session`]) by its ROSCTR and function, with the connection's services.
 //!
 //! Input: the PDU, the [`Ctx`] and `out`, the place of the answer's PDU in the send buffer
-//! (the session frames it into TPKT/DT records afterwards). Output: the answer's PDU length
-//! (0 = no answer). Every job is answered once, with the client's PDU reference echoed; what
-//! is not served gets an S7 error, never silence.
+//! (the session frames it into TPKT/DT records afterwards). Output: a [`Reply`], the answer's
+//! PDU length (0 = no answer) and what it answered. Every job is answered once, with the
+//! client's PDU reference echoed; what is not served gets an S7 error, never silence.
 
 use crate::events::{Event, EventSink, WriteRef};
 use crate::plc::Memory;
@@ -162,7 +162,7 @@ pub(crate) fn answer<M: Memory, E: EventSink>(
 }
 
 /// Answers a PDU longer than the reassembly buffer (`prefix` is what was kept of it) with
-/// 0x8500; returns the answer's PDU length.
+/// 0x8500.
 pub(crate) fn too_long<M, E: EventSink>(
     prefix: &[u8],
     ctx: &mut Ctx<'_, M, E>,
