@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::access::{Access, RuleConfig};
+use crate::admission;
 use crate::plc::{BlockType, CpuSpec, DbSpec, ImageSpec, Personality};
 use crate::settings::{Limits, LoopConfig};
 
@@ -31,6 +33,14 @@ pub struct Config {
     pub max_amq: u16,
     /// Close a connection silent for this many milliseconds.
     pub idle_timeout_ms: u64,
+    /// Close a connection that has not finished COTP connect and Setup Communication within
+    /// this many milliseconds; when all slots are taken, the oldest such connection makes
+    /// room for a newcomer.
+    pub handshake_timeout_ms: u64,
+    /// Slots one client address may hold at once.
+    pub max_connections_per_ip: usize,
+    /// Access rules by client network (`[[access]]`); none: every client may do everything.
+    pub access: Vec<RuleConfig>,
     /// Capacity of the RT → housekeeping event queue.
     pub event_queue: usize,
     /// Real-time settings.
@@ -198,6 +208,9 @@ impl Default for Config {
             max_pdu: 960,
             max_amq: 8,
             idle_timeout_ms: 60_000,
+            handshake_timeout_ms: admission::DEFAULT_HANDSHAKE_TIMEOUT_MS,
+            max_connections_per_ip: admission::DEFAULT_MAX_PER_IP,
+            access: Vec::new(),
             event_queue: 4096,
             rt: RtConfig::default(),
             telemetry: TelemetryConfig::default(),
@@ -316,6 +329,13 @@ impl Config {
         if self.idle_timeout_ms == 0 {
             return Err(err("idle_timeout_ms", "must be at least 1"));
         }
+        if self.handshake_timeout_ms == 0 {
+            return Err(err("handshake_timeout_ms", "must be at least 1"));
+        }
+        if self.max_connections_per_ip == 0 {
+            return Err(err("max_connections_per_ip", "must be at least 1"));
+        }
+        self.access()?;
         if self.event_queue == 0 {
             return Err(err("event_queue", "must be at least 1"));
         }
@@ -456,6 +476,11 @@ impl Config {
         })
     }
 
+    /// The compiled `[[access]]` rules.
+    pub fn access(&self) -> Result<Access, ConfigError> {
+        Access::compile(&self.access).map_err(|(key, problem)| err(&key, problem))
+    }
+
     /// The image sizes.
     pub fn image_spec(&self) -> ImageSpec {
         ImageSpec {
@@ -489,6 +514,8 @@ impl Config {
             busy_poll: self.rt.busy_poll,
             cycle_timer: self.rt.cycle_timer,
             rx_timestamps: self.telemetry.rx_timestamps,
+            handshake_timeout: Duration::from_millis(self.handshake_timeout_ms),
+            max_connections_per_ip: self.max_connections_per_ip,
         }
     }
 }

@@ -1,5 +1,4 @@
 //! Unit tests of configuration parsing and validation.
-
 use super::*;
 
 #[test]
@@ -12,6 +11,17 @@ fn example_config_in_repo_parses() {
     let text = include_str!("../../s7rtd.example.toml");
     let cfg = Config::from_toml(text).unwrap();
     assert!(cfg.db.len() >= 3);
+    // Its locked-down plant: who may do what.
+    let a = cfg.access().unwrap();
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    assert_eq!(a.decide(ip("::1")), Some(crate::access::Grant::OPEN));
+    let hmi = a.decide(ip("10.10.2.7")).unwrap();
+    assert!(hmi.may_write() && !hmi.may_control() && !hmi.reaches_everything());
+    let historian = a.decide(ip("fd10:10:3::9")).unwrap();
+    assert!(!historian.may_write() && historian.may_put_get());
+    assert!(!a.decide(ip("10.10.9.5")).unwrap().may_put_get());
+    assert_eq!(a.decide(ip("10.20.1.1")), None);
+    assert_eq!(a.decide(ip("192.0.2.1")), None);
 }
 
 #[test]
@@ -72,6 +82,28 @@ fn protection_without_password_is_refused() {
     assert_eq!(
         e.0,
         "config key `cpu.protection_level`: levels 2 and 3 need cpu.password (clients legitimate with it)"
+    );
+}
+
+#[test]
+fn access_rules_parse_and_their_errors_name_the_rule() {
+    let cfg = Config::from_toml(
+        "[[access]]\nnetworks = [\"10.1.0.0/16\", \"fd00::/8\"]\nread_only = true\ndbs = [1, \"10-19\"]\n[[access]]\nnetworks = [\"0.0.0.0/0\"]\nconnect = false\n",
+    )
+    .unwrap();
+    let a = cfg.access().unwrap();
+    let g = a.decide("10.1.2.3".parse().unwrap()).unwrap();
+    assert!(!g.may_write() && g.may_control());
+    assert_eq!(a.decide("10.2.0.1".parse().unwrap()), None);
+    let e = Config::from_toml("[[access]]\nnetworks = [\"10.0.0.0/40\"]\n").unwrap_err();
+    assert_eq!(
+        e.0,
+        "config key `access[0].networks`: \"10.0.0.0/40\": prefix length must be 0..=32"
+    );
+    let e = Config::from_toml("max_connections_per_ip = 0").unwrap_err();
+    assert_eq!(
+        e.0,
+        "config key `max_connections_per_ip`: must be at least 1"
     );
 }
 

@@ -1,5 +1,4 @@
 //! Unit tests of the event loop over real loopback sockets.
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
@@ -68,6 +67,8 @@ fn requests_left_in_rx_when_tx_fills_are_answered_without_more_input() {
         busy_poll: false,
         cycle_timer: CycleTimer::Epoll,
         rx_timestamps: false,
+        handshake_timeout: Duration::from_secs(5),
+        max_connections_per_ip: 8,
     };
     let mut el = EventLoop::new(
         listener.into(),

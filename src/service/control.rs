@@ -43,7 +43,7 @@ pub(crate) fn stop<M: Memory, E: EventSink>(
     if params.len() < 7 {
         return Err(HeaderError::NOT_IMPLEMENTED.into());
     }
-    if ctx.level() >= 2 {
+    if ctx.level() >= 2 || !ctx.conn.grant.may_control() {
         return Err(HeaderError::PROTECTED.into());
     }
     if ctx.cpu.mode() == Mode::Stop {
@@ -82,6 +82,9 @@ pub(crate) fn pi_service<M: Memory, E: EventSink>(
         Service::Insert => download::insert(&req, ctx)?,
         Service::Delete => download::delete(&req, ctx)?,
         Service::HotStart | Service::ColdStart => {
+            if !ctx.conn.grant.may_control() {
+                return Err(HeaderError::PROTECTED.into());
+            }
             if ctx.cpu.mode() == Mode::Run {
                 return Err(refuse(Function::PiService, 0x03, out));
             }

@@ -54,7 +54,7 @@ pub(crate) fn request<M: Memory, E: EventSink>(
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],
 ) -> Result<Answer, JobError> {
-    if !ctx.cpu.download_allowed() || ctx.level() >= 2 {
+    if !ctx.cpu.download_allowed() || ctx.level() >= 2 || !ctx.conn.grant.may_download() {
         return Err(HeaderError::PROTECTED.into());
     }
     let r = RequestDownload::parse(params).ok_or(JobError::from(HeaderError::BAD_BLOCK_PARAM))?;
@@ -176,7 +176,7 @@ pub(crate) fn insert<M: Memory, E: EventSink>(
     req: &pi::Request<'_>,
     ctx: &mut Ctx<'_, M, E>,
 ) -> Result<(), JobError> {
-    if !ctx.cpu.download_allowed() || ctx.level() >= 2 {
+    if !ctx.cpu.download_allowed() || ctx.level() >= 2 || !ctx.conn.grant.may_download() {
         return Err(HeaderError::PROTECTED.into());
     }
     let mut it = req
@@ -209,7 +209,7 @@ pub(crate) fn delete<M: Memory, E: EventSink>(
     req: &pi::Request<'_>,
     ctx: &mut Ctx<'_, M, E>,
 ) -> Result<(), JobError> {
-    if !ctx.cpu.delete_allowed() || ctx.level() >= 2 {
+    if !ctx.cpu.delete_allowed() || ctx.level() >= 2 || !ctx.conn.grant.may_download() {
         return Err(HeaderError::PROTECTED.into());
     }
     let check = |a: Option<(u8, u16)>, mem: &M| -> Result<u16, HeaderError> {

@@ -32,6 +32,15 @@ pub(crate) fn start<M: Memory, E: EventSink>(
     let block = transfer::parse_start_upload(params)
         .and_then(|(sub, n)| blocks::find(ctx.mem, ctx.cpu, sub, n))
         .ok_or(JobError::from(HeaderError::BLOCK_NOT_FOUND))?;
+    // Uploading a DB reads all of it: only for connections whose rule reaches that DB.
+    if block.sub == sub_type::DB
+        && !ctx
+            .conn
+            .grant
+            .reaches(Area::DataBlock, block.number, &ctx.cpu.access)
+    {
+        return Err(HeaderError::PROTECTED.into());
+    }
     let id = ctx.conn.next_id();
     ctx.conn.upload = Some(Upload {
         id,
