@@ -1,6 +1,6 @@
 //! One connection's COTP transport, sans I/O: connect (CR/CC, or a DR naming the cause),
 //! reassembly of DT TPDUs into S7 PDUs, fragmentation of answers into TPDUs of the confirmed
-//! size, and disconnect (DR/DC). Each complete PDU goes to [`crate::service::dispatch`], the
+//! size, and disconnect (DR/DC). Each complete PDU goes to `service::dispatch`, the
 //! S7 job router.
 //!
 //! Input: bytes received (`rx`), the current time and the image. Output: bytes to send,

@@ -5,7 +5,7 @@
 //! recording never allocates.
 //!
 //! Every report interval the RT thread swaps its [`Telemetry`] with an empty one taken from
-//! an [`Exchange`] (two bounded lock-free queues of boxed, pre-allocated snapshots) and hands
+//! an `Exchange` (two bounded lock-free queues of boxed, pre-allocated snapshots) and hands
 //! the full one to housekeeping, which logs a one-line summary, adds it to the running
 //! total and returns the emptied box. Swapping boxes moves pointers only, so the RT side
 //! never allocates; if housekeeping has not returned a box yet the RT thread keeps
