@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::access::{Access, RuleConfig};
 use crate::admission;
-use crate::plc::{BlockType, CpuSpec, DbSpec, ImageSpec, Personality};
+use crate::plc::{BlockType, CpuSpec, DbSpec, Image, ImageSpec, Personality};
 use crate::settings::{Limits, LoopConfig};
 
 pub use crate::settings::CycleTimer;
@@ -57,6 +57,8 @@ pub struct Config {
     pub host: crate::host::HostConfig,
     /// Retentive data (`crate::persist`).
     pub persist: crate::persist::PersistConfig,
+    /// Named, typed values in the image (`[[tag]]`, see [`crate::tags`]).
+    pub tag: Vec<crate::tags::TagConfig>,
 }
 
 /// `[cpu]`: personality, protection and connection acceptance.
@@ -198,6 +200,10 @@ pub struct DbConfig {
     /// Retentive: kept across restarts under `[persist] dir`.
     #[serde(default)]
     pub retain: bool,
+    /// Raw bytes the DB starts with (offset 0; at most `size` bytes). A relative path is
+    /// relative to the configuration file's directory.
+    #[serde(default)]
+    pub init_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -221,23 +227,27 @@ impl Default for Config {
                     size: 1024,
                     read_only: false,
                     retain: false,
+                    init_file: None,
                 },
                 DbConfig {
                     number: 2,
                     size: 2048,
                     read_only: false,
                     retain: false,
+                    init_file: None,
                 },
                 DbConfig {
                     number: 3,
                     size: 256,
                     read_only: false,
                     retain: false,
+                    init_file: None,
                 },
             ],
             cpu: CpuConfig::default(),
             host: Default::default(),
             persist: Default::default(),
+            tag: Vec::new(),
         }
     }
 }
@@ -300,7 +310,23 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
-        Config::from_toml(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| {
+            ConfigError(format!(
+                "{}: config: {}",
+                path.display(),
+                e.to_string().trim_end()
+            ))
+        })?;
+        // Relative DB init files are relative to the file that names them.
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for db in &mut cfg.db {
+            if let Some(f) = db.init_file.as_mut().filter(|f| f.is_relative()) {
+                *f = dir.join(&*f);
+            }
+        }
+        cfg.validate()
+            .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+        Ok(cfg)
     }
 
     /// Checks every value against its allowed range.
@@ -407,7 +433,33 @@ impl Config {
         self.cpu_spec()?;
         self.host.validate().map_err(ConfigError)?;
         crate::persist::validate(self).map_err(ConfigError)?;
+        for (i, db) in self.db.iter().enumerate() {
+            if let Some(f) = &db.init_file {
+                crate::tags::config::read_init_file(f, db.number, db.size)
+                    .map_err(|e| err(&format!("db[{i}].init_file"), e))?;
+            }
+        }
+        self.tag_table()?;
         Ok(())
+    }
+
+    /// The `[[tag]]` entries checked against the image and each other.
+    pub fn tag_table(&self) -> Result<crate::tags::TagTable, ConfigError> {
+        crate::tags::config::build(&self.tag, &self.image_spec())
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The image with its start-up content (DB init files, tag initial values).
+    pub fn initial_image(&self) -> Result<Image, ConfigError> {
+        let mut image = Image::new(&self.image_spec());
+        let files: Vec<_> = self
+            .db
+            .iter()
+            .filter_map(|d| d.init_file.clone().map(|f| (d.number, f)))
+            .collect();
+        crate::tags::config::initialize(&mut image, &files, &self.tag_table()?)
+            .map_err(ConfigError)?;
+        Ok(image)
     }
 
     /// The CPU settings, with the personality loaded and overridden.

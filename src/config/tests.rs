@@ -1,5 +1,6 @@
 //! Unit tests of configuration parsing and validation.
 use super::*;
+use crate::wire::var::Area;
 
 #[test]
 fn empty_file_is_the_default_configuration() {
@@ -11,6 +12,11 @@ fn example_config_in_repo_parses() {
     let text = include_str!("../../s7rtd.example.toml");
     let cfg = Config::from_toml(text).unwrap();
     assert!(cfg.db.len() >= 3);
+    let tags = cfg.tag_table().unwrap();
+    assert_eq!(tags.len(), 4);
+    let img = cfg.initial_image().unwrap();
+    let speed = tags.get("Line4.Speed").unwrap();
+    assert_eq!(speed.read(&img), Ok(crate::tags::Value::Real(12.5)));
     // Its locked-down plant: who may do what.
     let a = cfg.access().unwrap();
     let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
@@ -83,6 +89,48 @@ fn protection_without_password_is_refused() {
         e.0,
         "config key `cpu.protection_level`: levels 2 and 3 need cpu.password (clients legitimate with it)"
     );
+}
+
+#[test]
+fn tag_errors_come_through_with_the_tag_named() {
+    let e =
+        Config::from_toml("[[tag]]\nname = \"Line4.Speed\"\naddress = \"MW10\"\ntype = \"REAL\"\n")
+            .unwrap_err();
+    assert_eq!(
+        e.0,
+        "config key `tag[0]` (Line4.Speed): REAL at MW10: a 4-byte type needs a double-word address (DBD, MD, ID, QD)"
+    );
+    let e = Config::from_toml("[[tag]]\nname = \"A\"\naddress = \"MW10\"\n").unwrap_err();
+    assert!(e.0.contains("missing field `type`"), "{e}");
+}
+
+#[test]
+fn db_init_file_is_relative_to_the_config_file_and_must_fit() {
+    let dir = std::env::temp_dir().join(format!("s7rt-cfg-init-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("db4.bin"), [1u8, 2, 3]).unwrap();
+    let cfg_path = dir.join("s7rtd.toml");
+    std::fs::write(
+        &cfg_path,
+        "[[db]]\nnumber = 4\nsize = 4\ninit_file = \"db4.bin\"\n[[tag]]\nname = \"W\"\naddress = \"DB4.DBW2\"\ntype = \"WORD\"\ninitial = 16\n",
+    )
+    .unwrap();
+    let cfg = Config::load(&cfg_path).unwrap();
+    let img = cfg.initial_image().unwrap();
+    use crate::plc::Memory;
+    assert_eq!(img.area(Area::DataBlock, 4).unwrap(), &[1, 2, 0, 16]);
+
+    std::fs::write(dir.join("db4.bin"), [0u8; 5]).unwrap();
+    let e = Config::load(&cfg_path).unwrap_err();
+    assert_eq!(
+        e.0,
+        format!(
+            "{}: config key `db[0].init_file`: {} holds 5 bytes, more than DB4's 4",
+            cfg_path.display(),
+            dir.join("db4.bin").display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
