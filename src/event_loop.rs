@@ -31,25 +31,14 @@ pub struct LoopConfig {
     pub cycle: Duration,
     /// Poll with a zero timeout instead of sleeping (pegs a core; isolated CPUs only).
     pub busy_poll: bool,
-    /// What wakes the loop at its cycle deadline.
+    /// What wakes the loop at its cycle deadline (`Auto` is resolved in [`EventLoop::new`]
+    /// with [`crate::rt::cycle::Platform::detect`]).
     pub cycle_timer: CycleTimer,
     /// Read with kernel receive timestamps and record `rx_service_ns`.
     pub rx_timestamps: bool,
 }
 
-/// What wakes the loop at its cycle deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CycleTimer {
-    /// The deadline is the timeout of every `epoll_pwait2` (an hrtimer sleeper: on PREEMPT_RT
-    /// expired in hard-IRQ context). The kernel programs a timer for each wait.
-    #[default]
-    Epoll,
-    /// A periodic timerfd on the absolute deadlines, armed once; the loop waits without a
-    /// timeout. No timer is programmed per wait, but on PREEMPT_RT a timerfd expires in the
-    /// FIFO-1 `ktimers` thread, so use it only where that thread cannot be delayed.
-    Timerfd,
-}
+pub use crate::rt::cycle::CycleTimer;
 
 struct Conn {
     fd: Option<OwnedFd>,
@@ -133,8 +122,16 @@ impl<M: Memory> EventLoop<M> {
                 backlog: false,
             })
             .collect();
-        let timerfd = match cfg.cycle_timer {
-            CycleTimer::Epoll => None,
+        let timer = match cfg.cycle_timer {
+            CycleTimer::Auto => {
+                CycleTimer::Auto
+                    .choose(&crate::rt::cycle::Platform::detect())
+                    .timer
+            }
+            explicit => explicit,
+        };
+        let timerfd = match timer {
+            CycleTimer::Epoll | CycleTimer::Auto => None,
             CycleTimer::Timerfd => {
                 let tfd = sys::timerfd_create()?;
                 sys::epoll_ctl(

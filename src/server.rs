@@ -67,6 +67,8 @@ pub struct Server {
     queue: EventQueue,
     /// Real-time measures that could not be applied (empty when all were).
     pub missing: Vec<String>,
+    /// The cycle timer in use and why (its `Display` is the log line).
+    pub cycle_timer: rt::cycle::CycleChoice,
 }
 
 impl Server {
@@ -91,13 +93,16 @@ impl Server {
         let cpu_spec = cfg.cpu_spec().map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut cpu = Cpu::new(&cpu_spec, Now::read().wall_ms);
         cpu.staging.prefault();
+        let cycle_timer = cfg.rt.cycle_timer.choose(&rt::cycle::Platform::detect());
+        let mut loop_config = cfg.loop_config();
+        loop_config.cycle_timer = cycle_timer.timer;
         let mut event_loop = EventLoop::new(
             listener,
             image,
             cpu,
             queue.clone(),
             control.clone(),
-            cfg.loop_config(),
+            loop_config,
         )?;
         event_loop.prefault();
         let exchange = Exchange::new(2);
@@ -198,6 +203,7 @@ impl Server {
             dump,
             queue,
             missing: missing.iter().map(|m| m.to_string()).collect(),
+            cycle_timer,
         };
         if refuse {
             let _ = server.shutdown();
