@@ -11,7 +11,7 @@ pub mod image;
 pub mod personality;
 pub mod staging;
 
-pub use clock::Now;
+pub use clock::{Mono, Now};
 pub use cpu::{BlockType, ConnType, Cpu, CpuSpec, Mode};
 pub use image::{DbSpec, Image, ImageSpec};
 pub use personality::Personality;
