@@ -465,6 +465,9 @@ impl<M: Memory> EventLoop<M> {
         let c = &mut self.conns[slot];
         let mut replies = 0;
         loop {
+            if c.rx_start == c.rx_end {
+                return Ok((replies, true)); // all answered: no need to ask the session
+            }
             if c.tx.len() - c.tx_end < max_reply {
                 if c.tx_start == c.tx_end {
                     c.tx_start = 0;

@@ -80,20 +80,20 @@ impl Counters {
         self.replies += 1;
         // TPKT (4) + COTP DT (3) + S7 header: ROSCTR at 8; the first parameter byte (the
         // function) at 17 for a Job (10-byte header); error class/code at 17..19 of an
-        // Ack_Data (12-byte header).
+        // Ack_Data (12-byte header). Every S7 request and answer is at least 18 and 19 bytes
+        // long; shorter frames (COTP connection handling, malformed PDUs) are classified
+        // below from whatever they hold.
         if request.get(5) != Some(&0xF0) {
             return; // COTP CR/DR: connection handling, not a request
         }
-        match (request.get(8), request.get(17)) {
-            (Some(1), Some(&0x04)) => self.reads += 1,
-            (Some(1), Some(&0x05)) => self.writes += 1,
-            (Some(1), Some(&0xF0)) => self.setups += 1,
+        match request.first_chunk::<18>().map(|q| (q[8], q[17])) {
+            Some((1, 0x04)) => self.reads += 1,
+            Some((1, 0x05)) => self.writes += 1,
+            Some((1, 0xF0)) => self.setups += 1,
             _ => self.other_requests += 1,
         }
-        if matches!(reply.get(8), Some(2 | 3)) {
-            let class = reply.get(17).copied().unwrap_or(0);
-            let code = reply.get(18).copied().unwrap_or(0);
-            if class != 0 || code != 0 {
+        if let Some(a) = reply.first_chunk::<19>() {
+            if matches!(a[8], 2 | 3) && (a[17] | a[18]) != 0 {
                 self.errors += 1;
             }
         }
