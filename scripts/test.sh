@@ -86,10 +86,10 @@ suite nodes7 bash tests/interop/nodes7/run.sh
 suite capture bash tests/interop/capture/run.sh
 
 section "build"
-cargo build --bins
+cargo build --workspace --bins
 export S7RTD=$REPO/target/debug/s7rtd
 
-[[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --all-targets" cargo test --all-targets
+[[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --workspace --all-targets" cargo test --workspace --all-targets
 
 for entry in "${SUITES[@]}"; do
     read -r -a argv <<<"$entry"

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::event_loop::{CycleTimer, LoopConfig};
 use crate::plc::{BlockType, CpuSpec, DbSpec, ImageSpec, Personality};
-use crate::session::Limits;
+use crate::settings::{Limits, LoopConfig};
+
+pub use crate::settings::CycleTimer;
 
 /// Allowed values of `max_pdu`, as real CPUs negotiate them.
 pub const PDU_SIZES: [u16; 3] = [240, 480, 960];
@@ -463,7 +464,7 @@ impl Config {
     }
 
     /// The event loop settings.
-    pub fn loop_config(&self) -> LoopConfig {
+    pub(crate) fn loop_config(&self) -> LoopConfig {
         LoopConfig {
             max_connections: self.max_connections,
             limits: Limits {

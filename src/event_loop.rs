@@ -13,32 +13,13 @@ use std::time::Duration;
 use crate::events::{CloseReason, Event, EventQueue};
 use crate::plc::{Cpu, Memory, Mono, Now};
 use crate::rt::sys;
-use crate::session::{Limits, Session, MAX_TPKT_LEN};
+use crate::session::{Session, MAX_TPKT_LEN};
+use crate::settings::{CycleTimer, LoopConfig};
 use crate::telemetry::{Exchange, LoopStats};
 
 const LISTENER: u64 = 0;
 const CYCLE_TIMER: u64 = u64::MAX;
 const SLOT_BITS: u64 = 0xFFFF_FFFF;
-
-/// Loop settings.
-#[derive(Debug, Clone, Copy)]
-pub struct LoopConfig {
-    /// Connection slots.
-    pub max_connections: usize,
-    /// Per-connection protocol limits.
-    pub limits: Limits,
-    /// Cycle period (wake-up latency is measured against it; idle timeouts checked on it).
-    pub cycle: Duration,
-    /// Poll with a zero timeout instead of sleeping (pegs a core; isolated CPUs only).
-    pub busy_poll: bool,
-    /// What wakes the loop at its cycle deadline (`Auto` is resolved in [`EventLoop::new`]
-    /// with [`crate::rt::cycle::Platform::detect`]).
-    pub cycle_timer: CycleTimer,
-    /// Read with kernel receive timestamps and record `rx_service_ns`.
-    pub rx_timestamps: bool,
-}
-
-pub use crate::rt::cycle::CycleTimer;
 
 struct Conn {
     fd: Option<OwnedFd>,
@@ -65,7 +46,7 @@ pub struct Control {
 }
 
 /// The event loop and everything it owns.
-pub struct EventLoop<M: Memory> {
+pub(crate) struct EventLoop<M: Memory> {
     epfd: OwnedFd,
     /// The periodic cycle timer when `cycle_timer = timerfd`.
     timerfd: Option<OwnedFd>,
@@ -78,7 +59,7 @@ pub struct EventLoop<M: Memory> {
     control: Arc<Control>,
     cfg: LoopConfig,
     /// Measurements of the current report interval (all of them without reporting).
-    pub telemetry: Box<LoopStats>,
+    pub(crate) telemetry: Box<LoopStats>,
     /// Where interval snapshots go, how often, and when the next one is due.
     reporting: Option<(Exchange, Duration, Mono)>,
     /// CLOCK_REALTIME (ns since the epoch) at a monotonic instant, re-read every cycle:
@@ -90,7 +71,7 @@ pub struct EventLoop<M: Memory> {
 impl<M: Memory> EventLoop<M> {
     /// Allocates the slab (RX buffer of two maximum TPKTs and TX buffer of two maximum
     /// replies per connection) and registers the already bound, non-blocking `listener`.
-    pub fn new(
+    pub(crate) fn new(
         listener: OwnedFd,
         mem: M,
         cpu: Cpu,
@@ -165,12 +146,12 @@ impl<M: Memory> EventLoop<M> {
 
     /// Hands the telemetry to `exchange` every `every` (checked on cycle ticks), instead of
     /// accumulating it all in [`EventLoop::telemetry`].
-    pub fn set_reporting(&mut self, exchange: Exchange, every: Duration) {
+    pub(crate) fn set_reporting(&mut self, exchange: Exchange, every: Duration) {
         self.reporting = Some((exchange, every, Mono::now() + every));
     }
 
     /// Writes to every page of every buffer so the loop never faults one in.
-    pub fn prefault(&mut self) {
+    pub(crate) fn prefault(&mut self) {
         for c in self.conns.iter_mut() {
             for b in [&mut c.rx, &mut c.tx] {
                 for i in (0..b.len()).step_by(4096) {
@@ -183,23 +164,13 @@ impl<M: Memory> EventLoop<M> {
         self.telemetry.reset();
     }
 
-    /// The image (for tests and persistence).
-    pub fn memory(&self) -> &M {
-        &self.mem
-    }
-
-    /// The CPU state (mode, clock, diagnostic buffer, connection counts).
-    pub fn cpu(&self) -> &Cpu {
-        &self.cpu
-    }
-
     /// Gives the image back (after the loop stopped).
-    pub fn into_memory(self) -> M {
+    pub(crate) fn into_memory(self) -> M {
         self.mem
     }
 
     /// Serves until [`Control::stop`] is set, then closes every connection.
-    pub fn run(&mut self) -> std::io::Result<()> {
+    pub(crate) fn run(&mut self) -> std::io::Result<()> {
         // Read before the timerfd is armed, so its expiries are never earlier than the
         // deadlines latency is measured against (at worst the arming call is counted).
         let mut deadline = Mono::now() + self.cfg.cycle;
@@ -549,6 +520,7 @@ mod tests {
 
     use super::*;
     use crate::plc::{DbSpec, Image, ImageSpec};
+    use crate::settings::Limits;
     use crate::wire::s7::{self, Rosctr};
     use crate::wire::var::{self, Area, Item, TransportSize};
     use crate::wire::{cotp, setup, tpkt, HeaderError};

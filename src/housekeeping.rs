@@ -15,7 +15,7 @@ use crate::telemetry::{hgrm, Exchange, Telemetry};
 const POLL: Duration = Duration::from_millis(5);
 
 /// Logs one event at the level it deserves.
-pub fn log_event(e: &Event) {
+pub(crate) fn log_event(e: &Event) {
     match e {
         Event::Listening(a) => log::info!("listening on {a}"),
         Event::Connected { slot, peer } => log::info!("slot {slot}: connected from {peer}"),
@@ -67,13 +67,13 @@ pub fn log_event(e: &Event) {
 
 /// What housekeeping does with telemetry.
 #[derive(Debug, Clone)]
-pub struct Reporting {
+pub(crate) struct Reporting {
     /// Snapshots from the RT thread.
-    pub exchange: Exchange,
+    pub(crate) exchange: Exchange,
     /// Where to write the histogram files (none: not written).
-    pub histogram_dir: Option<PathBuf>,
+    pub(crate) histogram_dir: Option<PathBuf>,
     /// Set (e.g. by a SIGUSR1 handler) to have the files written now; housekeeping clears it.
-    pub dump: Arc<AtomicBool>,
+    pub(crate) dump: Arc<AtomicBool>,
 }
 
 fn write_files(dir: &Option<PathBuf>, total: &Telemetry, drops: u64) {
@@ -87,7 +87,7 @@ fn write_files(dir: &Option<PathBuf>, total: &Telemetry, drops: u64) {
 
 /// Starts the thread; it drains until `done` is set and both queues are empty, writes the
 /// histogram files, and returns the totals since start.
-pub fn spawn(
+pub(crate) fn spawn(
     queue: EventQueue,
     done: Arc<AtomicBool>,
     reporting: Reporting,

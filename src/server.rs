@@ -14,7 +14,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::event_loop::{Control, EventLoop};
+pub use crate::event_loop::Control;
+use crate::event_loop::EventLoop;
 use crate::events::{Event, EventQueue};
 use crate::housekeeping;
 use crate::plc::{Cpu, Image, Now};

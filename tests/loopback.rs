@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use s7rt::client::Client;
 use s7rt::config::Config;
-use s7rt::event_loop::CycleTimer;
+use s7rt::config::CycleTimer;
 use s7rt::server::Server;
 use s7rt::wire::var::Area;
 use support::*;

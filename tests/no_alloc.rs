@@ -141,14 +141,14 @@ fn session_serves_ten_thousand_requests_without_allocating_or_faulting() {
     for req in &mix {
         serve(&mut h, &mut tx, req); // warm-up
     }
-    let (a0, (f0, _)) = (allocs(), s7rt::rt::sys::thread_faults());
+    let (a0, (f0, _)) = (allocs(), s7rt::rt::thread_faults());
     let rounds = 1500;
     for _ in 0..rounds {
         for req in &mix {
             serve(&mut h, &mut tx, req);
         }
     }
-    let (a1, (f1, _)) = (allocs(), s7rt::rt::sys::thread_faults());
+    let (a1, (f1, _)) = (allocs(), s7rt::rt::thread_faults());
     assert!(rounds * mix.len() >= 10_000);
     assert_eq!(a1 - a0, 0, "allocations on the request path");
     assert_eq!(f1 - f0, 0, "minor page faults on the request path");
@@ -239,11 +239,11 @@ fn session_download_insert_and_delete_allocate_nothing() {
     let mut parts = parts;
     let mut ended = ended;
     cycle(&mut h, &mut tx, &mut parts, &mut ended); // warm-up
-    let (a0, (f0, _)) = (allocs(), s7rt::rt::sys::thread_faults());
+    let (a0, (f0, _)) = (allocs(), s7rt::rt::thread_faults());
     for _ in 0..300 {
         cycle(&mut h, &mut tx, &mut parts, &mut ended);
     }
-    let (a1, (f1, _)) = (allocs(), s7rt::rt::sys::thread_faults());
+    let (a1, (f1, _)) = (allocs(), s7rt::rt::thread_faults());
     assert_eq!(a1 - a0, 0, "allocations on the download path");
     assert_eq!(f1 - f0, 0, "minor page faults on the download path");
 }

@@ -4,7 +4,7 @@ use super::{ItemError, Memory};
 use crate::wire::var::Area;
 
 /// Size of one timer or counter on the wire (element N lives at byte 2N).
-pub const TIMER_COUNTER_LEN: usize = 2;
+pub(crate) const TIMER_COUNTER_LEN: usize = 2;
 
 /// One data block to create.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,15 +4,15 @@
 //! Pure data sized from the configuration at start-up; nothing here allocates after
 //! construction.
 
-pub mod clock;
-pub mod cpu;
-pub mod diag;
-pub mod image;
-pub mod personality;
-pub mod staging;
+pub(crate) mod clock;
+pub(crate) mod cpu;
+pub(crate) mod diag;
+pub(crate) mod image;
+pub(crate) mod personality;
+pub(crate) mod staging;
 
 pub use clock::{Mono, Now};
-pub use cpu::{BlockType, ConnType, Cpu, CpuSpec, Mode};
+pub use cpu::{scramble, BlockType, ConnType, Cpu, CpuSpec, Mode, Refusal};
 pub use image::{DbSpec, Image, ImageSpec};
 pub use personality::Personality;
 

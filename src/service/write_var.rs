@@ -11,16 +11,16 @@ use crate::wire::HeaderError;
 
 /// One applied write, reported to the caller for events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Applied {
+pub(crate) struct Applied {
     /// The item written.
-    pub item: Item,
+    pub(crate) item: Item,
     /// Where it landed.
-    pub target: Target,
+    pub(crate) target: Target,
 }
 
 /// Validates the whole data part first (a malformed one changes nothing and is answered
 /// with 0x8104), then applies the items and writes `05 N` + N return codes into `out`.
-pub fn write_var<M: Memory>(
+pub(crate) fn write_var<M: Memory>(
     req: &Request<'_>,
     data: &[u8],
     mem: &mut M,

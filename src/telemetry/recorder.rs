@@ -39,7 +39,7 @@ const LEN: usize = (buckets_to_cover(MAX_NS) + 1) * SUB_BUCKET_HALF_COUNT;
 
 /// Counts per bucket of values in nanoseconds, clamped to [`MAX_NS`].
 #[derive(Debug, Clone)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     counts: Box<[u64]>,
 }
 
@@ -75,7 +75,7 @@ impl Recorder {
     /// Counts `ns`, like `Histogram::saturating_record`: a value beyond the last bucket
     /// (≈ 17 s) counts as [`MAX_NS`].
     #[inline]
-    pub fn record(&mut self, ns: u64) {
+    pub(crate) fn record(&mut self, ns: u64) {
         const TOP: usize = index(MAX_NS);
         let i = index(ns);
         if let Some(c) = self.counts.get_mut(if i < LEN { i } else { TOP }) {
@@ -84,17 +84,19 @@ impl Recorder {
     }
 
     /// Values recorded.
-    pub fn len(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
         self.counts.iter().sum()
     }
 
     /// Nothing recorded.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.counts.iter().all(|&c| c == 0)
     }
 
     /// Adds every count into `h` (a histogram from [`super::histogram`]).
-    pub fn add_to(&self, h: &mut Histogram<u64>) {
+    pub(crate) fn add_to(&self, h: &mut Histogram<u64>) {
         for (i, &c) in self.counts.iter().enumerate() {
             if c > 0 {
                 h.saturating_record_n(value_at(i), c);
@@ -103,27 +105,27 @@ impl Recorder {
     }
 
     /// Zeroes every count (writing every page, so a fresh recorder is also prefaulted).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.counts.fill(0);
     }
 }
 
 /// What the loop records during one report interval.
 #[derive(Debug, Clone, Default)]
-pub struct LoopStats {
+pub(crate) struct LoopStats {
     /// Cycle wake-up latency (see [`Telemetry::wakeup_ns`]).
-    pub wakeup_ns: Recorder,
+    pub(crate) wakeup_ns: Recorder,
     /// Service time (see [`Telemetry::service_ns`]).
-    pub service_ns: Recorder,
+    pub(crate) service_ns: Recorder,
     /// Service time from the receive timestamp (see [`Telemetry::rx_service_ns`]).
-    pub rx_service_ns: Recorder,
+    pub(crate) rx_service_ns: Recorder,
     /// Counters.
-    pub counters: Counters,
+    pub(crate) counters: Counters,
 }
 
 impl LoopStats {
     /// Empties recorders and counters, keeping the allocation.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.wakeup_ns.reset();
         self.service_ns.reset();
         self.rx_service_ns.reset();
@@ -131,7 +133,7 @@ impl LoopStats {
     }
 
     /// Adds everything into `t` (housekeeping side).
-    pub fn add_to(&self, t: &mut Telemetry) {
+    pub(crate) fn add_to(&self, t: &mut Telemetry) {
         self.wakeup_ns.add_to(&mut t.wakeup_ns);
         self.service_ns.add_to(&mut t.service_ns);
         self.rx_service_ns.add_to(&mut t.rx_service_ns);
@@ -139,7 +141,8 @@ impl LoopStats {
     }
 
     /// As a [`Telemetry`] of its own.
-    pub fn to_telemetry(&self) -> Telemetry {
+    #[cfg(test)]
+    pub(crate) fn to_telemetry(&self) -> Telemetry {
         let mut t = Telemetry::default();
         self.add_to(&mut t);
         t

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use s7rt::events::{CloseReason, Event, EventSink};
-use s7rt::plc::{Cpu, DbSpec, Image, ImageSpec, Memory, Now};
+use s7rt::plc::{Cpu, CpuSpec, DbSpec, Image, ImageSpec, Memory, Now, Personality};
 use s7rt::session::{Limits, Session};
 use s7rt::wire::var::Area;
 
@@ -124,6 +124,25 @@ impl EventSink for Events {
 /// 2026-11-23 10:58:07.000 UTC (a Monday), the time in golden frames 51 and 61.
 pub const GOLDEN_WALL_MS: i64 = 1_795_431_487_000;
 
+/// A CPU with the S7-300 personality, no password, any slot, no quotas, no download.
+pub fn test_cpu(wall_ms: i64) -> Cpu {
+    Cpu::new(
+        &CpuSpec {
+            personality: Personality::s7_300(),
+            password: None,
+            protection_level: 1,
+            accept_any_slot: true,
+            quotas: [u16::MAX; 3],
+            max_connections: 32,
+            blocks: Vec::new(),
+            allow_download: false,
+            allow_delete: false,
+            staging_len: 0,
+        },
+        wall_ms,
+    )
+}
+
 pub const LIMITS: Limits = Limits {
     max_pdu: 960,
     max_amq: 8,
@@ -157,7 +176,7 @@ impl Harness {
             image,
             now,
             wall_ms: GOLDEN_WALL_MS,
-            cpu: Cpu::for_tests(GOLDEN_WALL_MS),
+            cpu: test_cpu(GOLDEN_WALL_MS),
             events: Events::default(),
             rx: Vec::new(),
             tx: vec![0; 2 * limits.max_reply_len()],
