@@ -349,22 +349,29 @@ impl<M: Memory> EventLoop<M> {
         }
     }
 
-    /// Answers what is buffered, sends it, then reads more, until `EAGAIN` or until the
-    /// client stops taking our answers (TX full: wait for EPOLLOUT, read nothing more).
+    /// Reads once, answers what is buffered and sends it; answers the rest of RX once TX has
+    /// room again, unless the client stops taking our answers (TX full: wait for EPOLLOUT,
+    /// read nothing more).
     fn read_and_answer(&mut self, slot: usize, woke: Mono) -> Result<(), CloseReason> {
-        // When the bytes being answered became known to the loop: the wake-up for the first
-        // batch, the read that returned them for any later batch of the same turn (a
-        // closed-loop client's next request must not be charged the previous one's time).
+        // When the bytes being answered became known to the loop: the wake-up (one read per
+        // turn, so every batch of this turn was known then; service time is recorded for the
+        // first batch).
         let mut learned = Some(woke);
         // The kernel's receive timestamp of the first bytes of the batch being answered.
         let mut stamp: Option<i64> = None;
+        // The per-turn budget: one read (at most 2 maximum TPKTs of requests) per connection
+        // per turn. Descriptors are level-triggered, so bytes left in the socket bring the
+        // connection back in the next turn, after every other ready connection had its
+        // turn: a client that floods cannot starve the others. It also means no read ends
+        // in EAGAIN (an extra system call per request) to find out that the socket is empty.
+        let mut read_this_turn = false;
         loop {
             let c = &mut self.conns[slot];
-            // A read that filled less than the free space drained the socket; the listener is
-            // level-triggered, so bytes arriving later wake the loop again and no extra
-            // read (an EAGAIN system call per request) is needed to find that out.
-            let mut drained_socket = false;
             if !c.backlog {
+                if read_this_turn {
+                    return Ok(());
+                }
+                read_this_turn = true;
                 if c.rx_start == c.rx_end {
                     // Everything answered (the common case): nothing to move.
                     c.rx_start = 0;
@@ -377,7 +384,6 @@ impl<M: Memory> EventLoop<M> {
                 let Some(fd) = c.fd.as_ref() else {
                     return Ok(());
                 };
-                let space = c.rx.len() - c.rx_end;
                 let got = if self.cfg.rx_timestamps {
                     sys::read_timestamped(fd, &mut c.rx[c.rx_end..])
                 } else {
@@ -388,10 +394,6 @@ impl<M: Memory> EventLoop<M> {
                     Ok(Some((n, at))) => {
                         c.rx_end += n;
                         stamp = stamp.or(at);
-                        drained_socket = n < space;
-                        if learned.is_none() {
-                            learned = Some(Mono::now());
-                        }
                     }
                     Ok(None) => return Ok(()),
                     Err(e) => return Err(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
@@ -414,8 +416,10 @@ impl<M: Memory> EventLoop<M> {
                     self.telemetry.rx_service_ns.record(ns);
                 }
             }
+            // Requests left in RX because TX filled are answered once TX drained (in this
+            // turn if the kernel took everything, else after EPOLLOUT).
             let c = &self.conns[slot];
-            if c.writing || (drained_socket && !c.backlog) {
+            if c.writing || !c.backlog {
                 return Ok(());
             }
         }
