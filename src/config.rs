@@ -43,6 +43,10 @@ pub struct Config {
     pub db: Vec<DbConfig>,
     /// The CPU a client sees: personality, protection, accepted connections.
     pub cpu: CpuConfig,
+    /// The host application's queues (`crate::host`).
+    pub host: crate::host::HostConfig,
+    /// Retentive data (`crate::persist`).
+    pub persist: crate::persist::PersistConfig,
 }
 
 /// `[cpu]`: personality, protection and connection acceptance.
@@ -182,6 +186,9 @@ pub struct DbConfig {
     /// Refuse client writes with item code 0x03.
     #[serde(default)]
     pub read_only: bool,
+    /// Retentive: kept across restarts under `[persist] dir`.
+    #[serde(default)]
+    pub retain: bool,
 }
 
 impl Default for Config {
@@ -201,19 +208,24 @@ impl Default for Config {
                     number: 1,
                     size: 1024,
                     read_only: false,
+                    retain: false,
                 },
                 DbConfig {
                     number: 2,
                     size: 2048,
                     read_only: false,
+                    retain: false,
                 },
                 DbConfig {
                     number: 3,
                     size: 256,
                     read_only: false,
+                    retain: false,
                 },
             ],
             cpu: CpuConfig::default(),
+            host: Default::default(),
+            persist: Default::default(),
         }
     }
 }
@@ -374,6 +386,8 @@ impl Config {
             }
         }
         self.cpu_spec()?;
+        self.host.validate().map_err(ConfigError)?;
+        crate::persist::validate(self).map_err(ConfigError)?;
         Ok(())
     }
 

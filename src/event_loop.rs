@@ -11,6 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::events::{CloseReason, Event, EventQueue};
+use crate::host::port::HostPort;
+use crate::host::sink::LoopSink;
+use crate::persist::Snapshotter;
 use crate::plc::{Cpu, Memory, Mono, Now};
 use crate::rt::sys;
 use crate::session::{Session, MAX_TPKT_LEN};
@@ -66,6 +69,10 @@ pub(crate) struct EventLoop<M: Memory> {
     /// requests derive the wall time (and the end of service on the receive timestamps'
     /// clock) from their monotonic readings instead of reading a second clock each.
     wall_base: (Mono, i64),
+    /// The host application's queues (served at the start of every turn).
+    host: Option<HostPort>,
+    /// Snapshots of the retentive regions (copied on cycle ticks).
+    persist: Option<Snapshotter>,
 }
 
 impl<M: Memory> EventLoop<M> {
@@ -141,7 +148,31 @@ impl<M: Memory> EventLoop<M> {
             telemetry: Box::default(),
             reporting: None,
             wall_base: (Mono::now(), sys::realtime_ns()),
+            host: None,
+            persist: None,
         })
+    }
+
+    /// Serves the host application's queues from now on.
+    pub(crate) fn attach_host(&mut self, port: HostPort) {
+        self.host = Some(port);
+    }
+
+    /// Takes snapshots of the retentive regions from now on.
+    pub(crate) fn attach_persist(&mut self, s: Snapshotter) {
+        self.persist = Some(s);
+    }
+
+    /// Applies queued host transactions (at most the host budget), between S7 jobs.
+    fn serve_host(&mut self) {
+        if let Some(port) = self.host.as_mut() {
+            let persist = &mut self.persist;
+            port.serve(&mut self.mem, &mut |w| {
+                if let Some(p) = persist.as_mut() {
+                    p.on_write(w);
+                }
+            });
+        }
     }
 
     /// Hands the telemetry to `exchange` every `every` (checked on cycle ticks), instead of
@@ -191,6 +222,7 @@ impl<M: Memory> EventLoop<M> {
             let n = sys::epoll_wait(&self.epfd, &mut self.events, timeout)?;
             let woke = Mono::now();
             self.telemetry.counters.turns += 1;
+            self.serve_host();
             let mut expirations = 0;
             for i in 0..n {
                 let ev = self.events[i];
@@ -242,6 +274,9 @@ impl<M: Memory> EventLoop<M> {
                 self.close(slot, CloseReason::Shutdown);
             }
         }
+        if let Some(port) = &self.host {
+            port.stopped();
+        }
         Ok(())
     }
 
@@ -249,6 +284,9 @@ impl<M: Memory> EventLoop<M> {
     fn cycle(&mut self, now: Mono) -> bool {
         self.control.heartbeat.fetch_add(1, Ordering::Relaxed);
         self.wall_base = (Mono::now(), sys::realtime_ns());
+        if let Some(p) = self.persist.as_mut() {
+            p.tick(now, self.wall_base.1 / 1_000_000, &self.mem);
+        }
         for slot in 0..self.conns.len() {
             if self.conns[slot].fd.is_some() {
                 if let Some(reason) = self.conns[slot].session.handle_timeout(now) {
@@ -430,7 +468,11 @@ impl<M: Memory> EventLoop<M> {
     /// out of room first).
     fn answer(&mut self, slot: usize, woke: Mono) -> Result<(u64, bool), CloseReason> {
         let max_reply = self.cfg.limits.max_reply_len();
-        let mut queue = &self.queue;
+        let mut sink = LoopSink {
+            events: &self.queue,
+            host: self.host.as_mut(),
+            persist: self.persist.as_mut(),
+        };
         // One wall-clock read per batch: the session reads no clock.
         let (mono_base, wall_base_ns) = self.wall_base;
         let now = Now {
@@ -457,7 +499,7 @@ impl<M: Memory> EventLoop<M> {
                 &mut self.mem,
                 &mut self.cpu,
                 &mut c.tx[c.tx_end..],
-                &mut queue,
+                &mut sink,
             );
             if step.reply_len > 0 {
                 replies += 1;

@@ -51,17 +51,6 @@ pub(crate) fn log_event(e: &Event) {
         Event::ConnectionRefused { slot, tsap, reason } => {
             log::warn!("slot {slot}: connection to TSAP {tsap:#06x} refused: {reason:?}")
         }
-        Event::ClientWrite {
-            slot,
-            area,
-            db,
-            offset,
-            len,
-            bit,
-        } => match bit {
-            Some(b) => log::debug!("slot {slot}: write {area:?} DB{db} {offset}.{b}"),
-            None => log::debug!("slot {slot}: write {area:?} DB{db} offset {offset} len {len}"),
-        },
     }
 }
 
@@ -74,6 +63,8 @@ pub(crate) struct Reporting {
     pub(crate) histogram_dir: Option<PathBuf>,
     /// Set (e.g. by a SIGUSR1 handler) to have the files written now; housekeeping clears it.
     pub(crate) dump: Arc<AtomicBool>,
+    /// Messages of the snapshot writer, which does not log itself.
+    pub(crate) persist: Option<Arc<crate::persist::Status>>,
 }
 
 fn write_files(dir: &Option<PathBuf>, total: &Telemetry, drops: u64) {
@@ -104,6 +95,11 @@ pub(crate) fn spawn(
                 let finished = done.load(Ordering::Acquire);
                 while let Some(e) = queue.pop() {
                     log_event(&e);
+                }
+                if let Some(p) = &reporting.persist {
+                    for (level, msg) in p.drain() {
+                        log::log!(level, "{msg}");
+                    }
                 }
                 let dropped = queue.dropped();
                 if dropped != dropped_seen {

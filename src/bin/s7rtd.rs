@@ -58,7 +58,7 @@ struct Args {
     /// Validate the configuration, print it, and exit.
     #[arg(long)]
     check_config: bool,
-    /// Log level: error, warn, info, debug (client writes), trace.
+    /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info", value_name = "LEVEL")]
     log_level: log::LevelFilter,
 }

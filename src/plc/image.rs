@@ -145,6 +145,16 @@ impl Memory for Image {
         })
     }
 
+    fn owner_area_mut(&mut self, area: Area, db: u16) -> Result<&mut [u8], ItemError> {
+        match area {
+            Area::DataBlock | Area::InstanceDataBlock => {
+                let i = self.db_index(db)?;
+                Ok(&mut self.dbs[i].data)
+            }
+            _ => self.area_mut(area, db),
+        }
+    }
+
     fn db_at(&self, i: usize) -> Option<(u16, usize)> {
         self.dbs.get(i).map(|d| (d.number, d.data.len()))
     }

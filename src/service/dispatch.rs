@@ -6,7 +6,7 @@
 //! (0 = no answer). Every job is answered once, with the client's PDU reference echoed; what
 //! is not served gets an S7 error, never silence.
 
-use crate::events::{Event, EventSink};
+use crate::events::{Event, EventSink, WriteRef};
 use crate::plc::Memory;
 use crate::service::ctx::{Ctx, UdAnswer};
 use crate::service::{
@@ -214,13 +214,13 @@ fn write<M: Memory, E: EventSink>(
     let body = body(ctx.pdu_len(), out);
     let events = &mut *ctx.events;
     write_var::write_var(&req, h.data(), ctx.mem, body, |w| {
-        events.event(Event::ClientWrite {
+        events.client_write(&WriteRef {
             slot,
             area: w.item.area,
             db: w.item.db,
-            offset: w.target.offset as u32,
-            len: w.target.len as u16,
+            offset: w.target.offset,
             bit: w.target.bit,
+            data: w.data,
         })
     })
 }

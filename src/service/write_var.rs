@@ -11,11 +11,13 @@ use crate::wire::HeaderError;
 
 /// One applied write, reported to the caller for events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Applied {
+pub(crate) struct Applied<'a> {
     /// The item written.
     pub(crate) item: Item,
     /// Where it landed.
     pub(crate) target: Target,
+    /// The bytes written (for a bit write: one byte, bit 0 the value).
+    pub(crate) data: &'a [u8],
 }
 
 /// Validates the whole data part first (a malformed one changes nothing and is answered
@@ -25,7 +27,7 @@ pub(crate) fn write_var<M: Memory>(
     data: &[u8],
     mem: &mut M,
     out: &mut [u8],
-    mut on_write: impl FnMut(Applied),
+    mut on_write: impl FnMut(Applied<'_>),
 ) -> Result<Answer, HeaderError> {
     let n = req.count();
     let mut data_items = 0;
@@ -46,7 +48,11 @@ pub(crate) fn write_var<M: Memory>(
         let d = d.map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
         let code = match write_item(&item, &d, mem) {
             Ok(target) => {
-                on_write(Applied { item, target });
+                on_write(Applied {
+                    item,
+                    target,
+                    data: d.data,
+                });
                 ReturnCode::Success
             }
             Err(e) => e.into(),

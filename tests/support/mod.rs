@@ -112,12 +112,20 @@ pub fn golden_image() -> Image {
     img
 }
 
+/// A client write as (area, db, offset, bit, data).
+pub type Written = (Area, u16, usize, Option<u8>, Vec<u8>);
+
+/// Events, and client writes.
 #[derive(Default)]
-pub struct Events(pub Vec<Event>);
+pub struct Events(pub Vec<Event>, pub Vec<Written>);
 
 impl EventSink for Events {
     fn event(&mut self, e: Event) {
         self.0.push(e);
+    }
+    fn client_write(&mut self, w: &s7rt::events::WriteRef<'_>) {
+        self.1
+            .push((w.area, w.db, w.offset, w.bit, w.data.to_vec()));
     }
 }
 
