@@ -191,8 +191,7 @@ impl<M: Memory> EventLoop<M> {
             }
             c.session.prefault();
         }
-        // Zeroing writes every page of the recorders' counts arrays.
-        self.telemetry.reset();
+        self.telemetry.prefault();
     }
 
     /// Gives the image back (after the loop stopped).

@@ -208,9 +208,8 @@ impl Exchange {
         };
         for _ in 0..spares {
             let mut t: Box<LoopStats> = Box::default();
-            // Zeroing writes every page of the counts arrays, so the RT thread never faults
-            // one in after a swap.
-            t.reset();
+            // The RT thread records into these after a swap: every page must exist.
+            t.prefault();
             let _ = ex.empty.push(t);
         }
         ex
