@@ -110,6 +110,8 @@ impl Server {
         let cpu_spec = cfg.cpu_spec().map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut cpu = Cpu::new(&cpu_spec, Now::read().wall_ms);
         cpu.staging.prefault();
+        cpu.access = cfg.access().map_err(|e| anyhow::anyhow!("{e}"))?;
+        cpu.access.prefault();
         let cycle_timer = cfg.rt.cycle_timer.choose(&rt::cycle::Platform::detect());
         let mut loop_config = cfg.loop_config();
         loop_config.cycle_timer = cycle_timer.timer;
