@@ -11,9 +11,10 @@
 //! goes on accepting. Every failure is counted; the event reporting them is pushed at most
 //! once per [`REPORT_EVERY`], carrying how many were not reported.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::events::Event;
+use crate::plc::Mono;
 
 /// How long the listener is left unwatched after a resource error.
 pub(crate) const PAUSE: Duration = Duration::from_millis(100);
@@ -32,8 +33,8 @@ pub(crate) enum Verdict {
 /// The back-off and report state of the listener.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AcceptGuard {
-    paused_until: Option<Instant>,
-    report_due: Option<Instant>,
+    paused_until: Option<Mono>,
+    report_due: Option<Mono>,
     unreported: u64,
 }
 
@@ -49,7 +50,7 @@ impl AcceptGuard {
 
     /// Decides what follows the failed accept (`errno`) at `now`, and returns the event to
     /// report if one is due.
-    pub(crate) fn failed(&mut self, errno: i32, now: Instant) -> (Verdict, Option<Event>) {
+    pub(crate) fn failed(&mut self, errno: i32, now: Mono) -> (Verdict, Option<Event>) {
         let verdict = match errno {
             // The pending connection was aborted, refused by a security module, or carried a
             // network error accept(2) passes on: it is consumed, the next one may be fine.
@@ -92,7 +93,7 @@ impl AcceptGuard {
     }
 
     /// True (once) when the listener is paused and the pause is over at `now`.
-    pub(crate) fn resume_due(&mut self, now: Instant) -> bool {
+    pub(crate) fn resume_due(&mut self, now: Mono) -> bool {
         match self.paused_until {
             Some(until) if now >= until => {
                 self.paused_until = None;
@@ -115,7 +116,7 @@ mod tests {
 
     #[test]
     fn out_of_descriptors_pauses_until_the_back_off_has_passed() {
-        let t0 = Instant::now();
+        let t0 = Mono::now();
         let mut g = AcceptGuard::new();
         let (v, _) = g.failed(libc::EMFILE, t0);
         assert_eq!(v, Verdict::Pause);
@@ -134,21 +135,21 @@ mod tests {
             libc::EINVAL,
         ] {
             let mut g = AcceptGuard::new();
-            assert_eq!(g.failed(errno, Instant::now()).0, Verdict::Pause, "{errno}");
+            assert_eq!(g.failed(errno, Mono::now()).0, Verdict::Pause, "{errno}");
         }
     }
 
     #[test]
     fn an_aborted_connection_does_not_pause() {
         let mut g = AcceptGuard::new();
-        let t0 = Instant::now();
+        let t0 = Mono::now();
         assert_eq!(g.failed(libc::ECONNABORTED, t0).0, Verdict::NextConnection);
         assert!(!g.resume_due(t0 + PAUSE * 10));
     }
 
     #[test]
     fn reports_the_first_failure_then_at_most_one_per_interval_with_the_count() {
-        let t0 = Instant::now();
+        let t0 = Mono::now();
         let mut g = AcceptGuard::new();
         let first = g.failed(libc::EMFILE, t0).1;
         assert_eq!(

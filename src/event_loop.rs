@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use crate::accept_guard::{self, AcceptGuard};
 use crate::admission::{Admission, Refusal, Verdict};
@@ -16,11 +16,11 @@ use crate::events::{CloseReason, Event, EventQueue};
 use crate::host::port::HostPort;
 use crate::host::sink::LoopSink;
 use crate::persist::Snapshotter;
-use crate::plc::{Cpu, Memory, Now};
+use crate::plc::{Cpu, Memory, Mono, Now};
 use crate::rt::sys;
 use crate::session::{Session, MAX_TPKT_LEN};
 use crate::settings::{CycleTimer, LoopConfig};
-use crate::telemetry::{Exchange, Telemetry};
+use crate::telemetry::{Exchange, LoopStats};
 
 const LISTENER: u64 = 0;
 const CYCLE_TIMER: u64 = u64::MAX;
@@ -66,14 +66,15 @@ pub(crate) struct EventLoop<M: Memory> {
     control: Arc<Control>,
     cfg: LoopConfig,
     /// Measurements of the current report interval (all of them without reporting).
-    pub(crate) telemetry: Box<Telemetry>,
+    pub(crate) telemetry: Box<LoopStats>,
     /// Who holds each slot since when: per-address limits, eviction, handshake deadlines.
     admission: Admission,
     /// Where interval snapshots go, how often, and when the next one is due.
-    reporting: Option<(Exchange, Duration, Instant)>,
-    /// Wall-clock time at a monotonic instant, re-read every cycle: requests derive the wall
-    /// time from their wake-up instead of reading a second clock each.
-    wall_base: (Instant, i64),
+    reporting: Option<(Exchange, Duration, Mono)>,
+    /// CLOCK_REALTIME (ns since the epoch) at a monotonic instant, re-read every cycle:
+    /// requests derive the wall time (and the end of service on the receive timestamps'
+    /// clock) from their monotonic readings instead of reading a second clock each.
+    wall_base: (Mono, i64),
     /// Back-off of the listener after failed accepts.
     accept_guard: AcceptGuard,
     /// The host application's queues (served at the start of every turn).
@@ -101,7 +102,7 @@ impl<M: Memory> EventLoop<M> {
             libc::EPOLLIN as u32,
             LISTENER,
         )?;
-        let now = Instant::now();
+        let now = Mono::now();
         let tx_len = 2 * cfg.limits.max_reply_len();
         let conns = (0..cfg.max_connections)
             .map(|i| Conn {
@@ -118,8 +119,16 @@ impl<M: Memory> EventLoop<M> {
                 backlog: false,
             })
             .collect();
-        let timerfd = match cfg.cycle_timer {
-            CycleTimer::Epoll => None,
+        let timer = match cfg.cycle_timer {
+            CycleTimer::Auto => {
+                CycleTimer::Auto
+                    .choose(&crate::rt::cycle::Platform::detect())
+                    .timer
+            }
+            explicit => explicit,
+        };
+        let timerfd = match timer {
+            CycleTimer::Epoll | CycleTimer::Auto => None,
             CycleTimer::Timerfd => {
                 let tfd = sys::timerfd_create()?;
                 sys::epoll_ctl(
@@ -151,10 +160,7 @@ impl<M: Memory> EventLoop<M> {
                 cfg.handshake_timeout,
             ),
             reporting: None,
-            wall_base: {
-                let n = Now::read();
-                (n.mono, n.wall_ms)
-            },
+            wall_base: (Mono::now(), sys::realtime_ns()),
             accept_guard: AcceptGuard::new(),
             host: None,
             persist: None,
@@ -186,7 +192,7 @@ impl<M: Memory> EventLoop<M> {
     /// Hands the telemetry to `exchange` every `every` (checked on cycle ticks), instead of
     /// accumulating it all in [`EventLoop::telemetry`].
     pub(crate) fn set_reporting(&mut self, exchange: Exchange, every: Duration) {
-        self.reporting = Some((exchange, every, Instant::now() + every));
+        self.reporting = Some((exchange, every, Mono::now() + every));
     }
 
     /// Writes to every page of every buffer so the loop never faults one in.
@@ -199,19 +205,7 @@ impl<M: Memory> EventLoop<M> {
             }
             c.session.prefault();
         }
-        // Recording touches the histograms' counts arrays; do it once at every magnitude.
-        for h in [
-            &mut self.telemetry.wakeup_ns,
-            &mut self.telemetry.service_ns,
-            &mut self.telemetry.rx_service_ns,
-        ] {
-            let mut v = 1u64;
-            while v < crate::telemetry::MAX_NS {
-                h.saturating_record(v);
-                v = v.saturating_mul(2);
-            }
-            h.reset();
-        }
+        self.telemetry.prefault();
     }
 
     /// Gives the image back (after the loop stopped).
@@ -223,7 +217,10 @@ impl<M: Memory> EventLoop<M> {
     pub(crate) fn run(&mut self) -> std::io::Result<()> {
         // Read before the timerfd is armed, so its expiries are never earlier than the
         // deadlines latency is measured against (at worst the arming call is counted).
-        let mut deadline = Instant::now() + self.cfg.cycle;
+        let mut deadline = Mono::now() + self.cfg.cycle;
+        let cycle_ns = u64::try_from(self.cfg.cycle.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
         if let Some(tfd) = &self.timerfd {
             sys::timerfd_arm_periodic(tfd, self.cfg.cycle)?;
         }
@@ -233,10 +230,10 @@ impl<M: Memory> EventLoop<M> {
             } else if self.timerfd.is_some() {
                 None
             } else {
-                Some(deadline.saturating_duration_since(Instant::now()))
+                Some(Duration::from_nanos(deadline.ns_since(Mono::now())))
             };
             let n = sys::epoll_wait(&self.epfd, &mut self.events, timeout)?;
-            let woke = Instant::now();
+            let woke = Mono::now();
             self.telemetry.counters.turns += 1;
             self.serve_host();
             let mut expirations = 0;
@@ -261,18 +258,20 @@ impl<M: Memory> EventLoop<M> {
             if tick {
                 // A wake-up for the cycle alone is the quantity cyclictest measures.
                 let timer_only = n == 0 || (n == 1 && expirations > 0);
-                let late = woke.saturating_duration_since(deadline);
+                let late = woke.ns_since(deadline);
                 if timer_only {
-                    self.telemetry
-                        .wakeup_ns
-                        .saturating_record(late.as_nanos() as u64);
+                    self.telemetry.wakeup_ns.record(late);
                 }
                 let missed = match self.timerfd {
-                    Some(_) => expirations.saturating_sub(1) as u128,
-                    None => late.as_nanos() / self.cfg.cycle.as_nanos().max(1),
+                    Some(_) => expirations.saturating_sub(1),
+                    None => late / cycle_ns,
                 };
-                self.telemetry.counters.overruns += missed as u64;
-                deadline += self.cfg.cycle * (missed as u32 + 1);
+                self.telemetry.counters.overruns += missed;
+                deadline = Mono(
+                    deadline
+                        .0
+                        .saturating_add(cycle_ns.saturating_mul(missed + 1)),
+                );
                 if let Some((exchange, every, due)) = &mut self.reporting {
                     if woke >= *due && exchange.swap_out(&mut self.telemetry) {
                         *due = woke + *every;
@@ -295,11 +294,11 @@ impl<M: Memory> EventLoop<M> {
     }
 
     /// Periodic work; returns true when the loop must stop.
-    fn cycle(&mut self, now: Instant) -> bool {
+    fn cycle(&mut self, now: Mono) -> bool {
         self.control.heartbeat.fetch_add(1, Ordering::Relaxed);
-        self.wall_base = (now, Now::new(now, SystemTime::now()).wall_ms);
+        self.wall_base = (Mono::now(), sys::realtime_ns());
         if let Some(p) = self.persist.as_mut() {
-            p.tick(now, self.wall_base.1, &self.mem);
+            p.tick(now, self.wall_base.1 / 1_000_000, &self.mem);
         }
         if self.accept_guard.resume_due(now) {
             self.watch_listener(true);
@@ -319,7 +318,7 @@ impl<M: Memory> EventLoop<M> {
         self.control.stop.load(Ordering::Relaxed)
     }
 
-    fn accept_all(&mut self, now: Instant) {
+    fn accept_all(&mut self, now: Mono) {
         loop {
             let (fd, peer) = match sys::accept(&self.listener) {
                 Ok(Some(x)) => x,
@@ -335,7 +334,7 @@ impl<M: Memory> EventLoop<M> {
 
     /// Decides what becomes of an accepted connection (access rules, per-address limit,
     /// a free slot or the eviction of the oldest handshake) and opens or refuses it.
-    fn admit(&mut self, fd: OwnedFd, peer: SocketAddr, now: Instant) {
+    fn admit(&mut self, fd: OwnedFd, peer: SocketAddr, now: Mono) {
         let refuse = |el: &mut Self, reason: Refusal| {
             // Closed at once by dropping `fd`.
             let c = &mut el.telemetry.counters;
@@ -374,7 +373,7 @@ impl<M: Memory> EventLoop<M> {
     /// connection stays in the backlog and the level-triggered listener readable, so the
     /// listener is unwatched until the back-off passes (re-armed in [`Self::cycle`]). Counted;
     /// reported rate-limited through the event queue.
-    fn accept_failed(&mut self, e: &std::io::Error, now: Instant) -> accept_guard::Verdict {
+    fn accept_failed(&mut self, e: &std::io::Error, now: Mono) -> accept_guard::Verdict {
         self.telemetry.counters.accept_errors += 1;
         let (verdict, event) = self.accept_guard.failed(e.raw_os_error().unwrap_or(0), now);
         if let Some(event) = event {
@@ -398,7 +397,7 @@ impl<M: Memory> EventLoop<M> {
         );
     }
 
-    fn open(&mut self, slot: usize, fd: OwnedFd, peer: SocketAddr, now: Instant) {
+    fn open(&mut self, slot: usize, fd: OwnedFd, peer: SocketAddr, now: Mono) {
         let _ = sys::setsockopt_int(&fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         let _ = sys::setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
         if self.cfg.rx_timestamps {
@@ -451,7 +450,7 @@ impl<M: Memory> EventLoop<M> {
         }
     }
 
-    fn service(&mut self, token: u64, ready: u32, woke: Instant) {
+    fn service(&mut self, token: u64, ready: u32, woke: Mono) {
         let slot = (token & SLOT_BITS) as usize - 1;
         let Some(c) = self.conns.get(slot) else {
             return;
@@ -472,23 +471,34 @@ impl<M: Memory> EventLoop<M> {
         }
     }
 
-    /// Answers what is buffered, sends it, then reads more, until `EAGAIN` or until the
-    /// client stops taking our answers (TX full: wait for EPOLLOUT, read nothing more).
-    fn read_and_answer(&mut self, slot: usize, woke: Instant) -> Result<(), CloseReason> {
-        // When the bytes being answered became known to the loop: the wake-up for the first
-        // batch, the read that returned them for any later batch of the same turn (a
-        // closed-loop client's next request must not be charged the previous one's time).
+    /// Reads once, answers what is buffered and sends it; answers the rest of RX once TX has
+    /// room again, unless the client stops taking our answers (TX full: wait for EPOLLOUT,
+    /// read nothing more).
+    fn read_and_answer(&mut self, slot: usize, woke: Mono) -> Result<(), CloseReason> {
+        // When the bytes being answered became known to the loop: the wake-up (one read per
+        // turn, so every batch of this turn was known then; service time is recorded for the
+        // first batch).
         let mut learned = Some(woke);
         // The kernel's receive timestamp of the first bytes of the batch being answered.
         let mut stamp: Option<i64> = None;
+        // The per-turn budget: one read (at most 2 maximum TPKTs of requests) per connection
+        // per turn. Descriptors are level-triggered, so bytes left in the socket bring the
+        // connection back in the next turn, after every other ready connection had its
+        // turn: a client that floods cannot starve the others. It also means no read ends
+        // in EAGAIN (an extra system call per request) to find out that the socket is empty.
+        let mut read_this_turn = false;
         loop {
             let c = &mut self.conns[slot];
-            // A read that filled less than the free space drained the socket; the listener is
-            // level-triggered, so bytes arriving later wake the loop again and no extra
-            // read (an EAGAIN system call per request) is needed to find that out.
-            let mut drained_socket = false;
             if !c.backlog {
-                if c.rx_start > 0 {
+                if read_this_turn {
+                    return Ok(());
+                }
+                read_this_turn = true;
+                if c.rx_start == c.rx_end {
+                    // Everything answered (the common case): nothing to move.
+                    c.rx_start = 0;
+                    c.rx_end = 0;
+                } else if c.rx_start > 0 {
                     c.rx.copy_within(c.rx_start..c.rx_end, 0);
                     c.rx_end -= c.rx_start;
                     c.rx_start = 0;
@@ -496,7 +506,6 @@ impl<M: Memory> EventLoop<M> {
                 let Some(fd) = c.fd.as_ref() else {
                     return Ok(());
                 };
-                let space = c.rx.len() - c.rx_end;
                 let got = if self.cfg.rx_timestamps {
                     sys::read_timestamped(fd, &mut c.rx[c.rx_end..])
                 } else {
@@ -507,10 +516,6 @@ impl<M: Memory> EventLoop<M> {
                     Ok(Some((n, at))) => {
                         c.rx_end += n;
                         stamp = stamp.or(at);
-                        drained_socket = n < space;
-                        if learned.is_none() {
-                            learned = Some(Instant::now());
-                        }
                     }
                     Ok(None) => return Ok(()),
                     Err(e) => return Err(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
@@ -520,17 +525,23 @@ impl<M: Memory> EventLoop<M> {
             self.conns[slot].backlog = !rx_drained;
             self.flush(slot)?;
             if replies > 0 {
+                // One clock reading ends both measurements: the receive timestamps' clock
+                // (CLOCK_REALTIME) is derived from it through the per-cycle wall base.
+                let end = Mono::now();
                 if let Some(t) = learned.take() {
-                    let ns = t.elapsed().as_nanos() as u64;
-                    self.telemetry.service_ns.saturating_record(ns);
+                    self.telemetry.service_ns.record(end.ns_since(t));
                 }
                 if let Some(at) = stamp.take() {
-                    let ns = sys::realtime_ns().saturating_sub(at).max(0) as u64;
-                    self.telemetry.rx_service_ns.saturating_record(ns);
+                    let (base, base_real) = self.wall_base;
+                    let end_real = base_real.saturating_add(end.ns_since(base) as i64);
+                    let ns = end_real.saturating_sub(at).max(0) as u64;
+                    self.telemetry.rx_service_ns.record(ns);
                 }
             }
+            // Requests left in RX because TX filled are answered once TX drained (in this
+            // turn if the kernel took everything, else after EPOLLOUT).
             let c = &self.conns[slot];
-            if c.writing || (drained_socket && !c.backlog) {
+            if c.writing || !c.backlog {
                 return Ok(());
             }
         }
@@ -539,7 +550,7 @@ impl<M: Memory> EventLoop<M> {
     /// Runs the session over the buffered bytes while there is room for a reply. Returns the
     /// number of replies and whether every complete TPKT in RX was answered (false: TX ran
     /// out of room first).
-    fn answer(&mut self, slot: usize, woke: Instant) -> Result<(u64, bool), CloseReason> {
+    fn answer(&mut self, slot: usize, woke: Mono) -> Result<(u64, bool), CloseReason> {
         let max_reply = self.cfg.limits.max_reply_len();
         let mut sink = LoopSink {
             events: &self.queue,
@@ -547,15 +558,17 @@ impl<M: Memory> EventLoop<M> {
             persist: self.persist.as_mut(),
         };
         // One wall-clock read per batch: the session reads no clock.
-        let (mono_base, wall_base_ms) = self.wall_base;
-        let since_ms = woke.saturating_duration_since(mono_base).as_millis() as i64;
+        let (mono_base, wall_base_ns) = self.wall_base;
         let now = Now {
             mono: woke,
-            wall_ms: wall_base_ms + since_ms,
+            wall_ms: wall_base_ns.saturating_add(woke.ns_since(mono_base) as i64) / 1_000_000,
         };
         let c = &mut self.conns[slot];
         let mut replies = 0;
         loop {
+            if c.rx_start == c.rx_end {
+                return Ok((replies, true)); // all answered: no need to ask the session
+            }
             if c.tx.len() - c.tx_end < max_reply {
                 if c.tx_start == c.tx_end {
                     c.tx_start = 0;
@@ -574,11 +587,7 @@ impl<M: Memory> EventLoop<M> {
             );
             if step.reply_len > 0 {
                 replies += 1;
-                let request = c.rx.get(c.rx_start..c.rx_start + step.consumed);
-                let reply = c.tx.get(c.tx_end..c.tx_end + step.reply_len);
-                self.telemetry
-                    .counters
-                    .count_reply(request.unwrap_or(&[]), reply.unwrap_or(&[]));
+                self.telemetry.counters.count_reply(step.answered);
             }
             c.rx_start += step.consumed;
             c.tx_end += step.reply_len;
@@ -631,137 +640,4 @@ impl<M: Memory> EventLoop<M> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-
-    use super::*;
-    use crate::plc::{DbSpec, Image, ImageSpec};
-    use crate::settings::Limits;
-    use crate::wire::s7::{self, Rosctr};
-    use crate::wire::var::{self, Area, Item, TransportSize};
-    use crate::wire::{cotp, setup, tpkt, HeaderError};
-
-    /// One TPKT/DT frame holding a Job PDU.
-    fn job(pdu_ref: u16, params: &[u8]) -> Vec<u8> {
-        let mut f = vec![0u8; 7 + 10 + params.len()];
-        let total = f.len();
-        tpkt::emit_header(&mut f, total).unwrap();
-        cotp::emit_dt_header(&mut f[4..], true).unwrap();
-        s7::emit_header(
-            &mut f[7..],
-            Rosctr::Job,
-            pdu_ref,
-            params.len(),
-            0,
-            HeaderError::NONE,
-        )
-        .unwrap();
-        f[17..].copy_from_slice(params);
-        f
-    }
-
-    fn read_frame(s: &mut TcpStream) -> Vec<u8> {
-        let mut head = [0u8; 4];
-        s.read_exact(&mut head).unwrap();
-        let len = u16::from_be_bytes([head[2], head[3]]) as usize;
-        let mut f = head.to_vec();
-        f.resize(len, 0);
-        s.read_exact(&mut f[4..]).unwrap();
-        f
-    }
-
-    #[test]
-    fn requests_left_in_rx_when_tx_fills_are_answered_without_more_input() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let image = Image::new(&ImageSpec {
-            dbs: vec![DbSpec {
-                number: 1,
-                size: 4096,
-                read_only: false,
-            }],
-            inputs: 16,
-            outputs: 16,
-            flags: 16,
-            timers: 1,
-            counters: 1,
-        });
-        let control = Arc::new(Control::default());
-        let cfg = LoopConfig {
-            max_connections: 2,
-            limits: Limits {
-                max_pdu: 960,
-                max_amq: 8,
-                idle_timeout: Duration::from_secs(30),
-            },
-            cycle: Duration::from_millis(1),
-            busy_poll: false,
-            cycle_timer: CycleTimer::Epoll,
-            rx_timestamps: false,
-            handshake_timeout: Duration::from_secs(5),
-            max_connections_per_ip: 8,
-        };
-        let mut el = EventLoop::new(
-            listener.into(),
-            image,
-            Cpu::for_tests(0),
-            EventQueue::new(64),
-            control.clone(),
-            cfg,
-        )
-        .unwrap();
-        let rt = std::thread::spawn(move || el.run().unwrap());
-
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let cr = [
-            0x03, 0x00, 0x00, 0x16, 0x11, 0xE0, 0x00, 0x00, 0x00, 0x01, 0x00, 0xC0, 0x01, 0x0A,
-            0xC1, 0x02, 0x01, 0x00, 0xC2, 0x02, 0x01, 0x01,
-        ];
-        s.write_all(&cr).unwrap();
-        assert_eq!(read_frame(&mut s)[5], 0xD0, "connection confirm");
-        let mut p = [0u8; 8];
-        setup::Repr {
-            amq_calling: 8,
-            amq_called: 8,
-            pdu_len: 960,
-        }
-        .emit(&mut p)
-        .unwrap();
-        s.write_all(&job(1, &p)).unwrap();
-        read_frame(&mut s);
-
-        // Four 900-byte reads in one write: TX holds two such answers, so the loop must come
-        // back for the other two after flushing, although no further byte arrives.
-        let mut batch = Vec::new();
-        for r in 0..4u16 {
-            let mut p = [0u8; 14];
-            p[0] = var::READ;
-            p[1] = 1;
-            Item {
-                syntax_id: var::SYNTAX_S7ANY,
-                transport: TransportSize::Byte,
-                count: 900,
-                db: 1,
-                area: Area::DataBlock,
-                bit_addr: u32::from(r) * 8,
-            }
-            .emit(&mut p[2..])
-            .unwrap();
-            batch.extend_from_slice(&job(10 + r, &p));
-        }
-        s.write_all(&batch).unwrap();
-        let refs: Vec<u16> = (0..4)
-            .map(|_| {
-                let f = read_frame(&mut s);
-                u16::from_be_bytes([f[11], f[12]])
-            })
-            .collect();
-        assert_eq!(refs, [10, 11, 12, 13]);
-
-        control.stop.store(true, Ordering::Relaxed);
-        rt.join().unwrap();
-    }
-}
+mod tests;

@@ -1,6 +1,6 @@
 //! One connection's COTP transport, sans I/O: connect (CR/CC, or a DR naming the cause),
 //! reassembly of DT TPDUs into S7 PDUs, fragmentation of answers into TPDUs of the confirmed
-//! size, and disconnect (DR/DC). Each complete PDU goes to [`crate::service::dispatch`], the
+//! size, and disconnect (DR/DC). Each complete PDU goes to `service::dispatch`, the
 //! S7 job router.
 //!
 //! Input: bytes received (`rx`), the current time and the image. Output: bytes to send,
@@ -10,22 +10,21 @@
 //! Phases: waiting for the COTP connection request → COTP connected (only Setup
 //! Communication is served until it negotiated a PDU length) → established.
 //!
-//! During a block download the roles reverse (PROTOCOL.md §10): after answering the client's
+//! During a block download the roles reverse (docs/protocol.md §9): after answering the client's
 //! request download, the session itself sends jobs (`1B`, `1C`, with its own PDU references)
 //! behind its answer, and takes the client's Ack_Data answers to them as input.
 
-use std::time::Instant;
-
 use crate::events::{CloseReason, Event, EventSink};
 use crate::plc::diag::event_id;
-use crate::plc::{Cpu, Memory, Now};
+use crate::plc::{Cpu, Memory, Mono, Now, Refusal};
 use crate::service::conn::ConnState;
 use crate::service::ctx::Ctx;
-use crate::service::dispatch;
+use crate::service::dispatch::{self, Reply};
 use crate::settings::FRAME_OVERHEAD;
 use crate::wire::cotp::{self, ConnectConfirm, TpduCode};
 use crate::wire::{tpkt, CotpPacket, Error as WireError};
 
+pub use crate::service::dispatch::Answered;
 pub use crate::settings::Limits;
 
 /// Largest TPDU we confirm: fits a 960-byte PDU plus the DT header in one TPDU, and is what
@@ -43,6 +42,9 @@ pub struct Step {
     pub reply_len: usize,
     /// Close the connection after sending the reply.
     pub close: Option<CloseReason>,
+    /// The S7 request a complete PDU carried, and the error its answer sent (`None` for
+    /// COTP connection handling and for a DT that only buffered a fragment).
+    pub answered: Option<Answered>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,13 +78,13 @@ pub struct Session {
     drain_eot: bool,
     /// When bytes last arrived; the idle deadline is derived from it only when checked, so
     /// a request costs no time arithmetic for it.
-    last_activity: Instant,
+    last_activity: Mono,
     conn: ConnState,
 }
 
 impl Session {
     /// Allocates the session (including its reassembly buffer) for slot `slot`.
-    pub fn new(limits: Limits, slot: u16, now: Instant) -> Session {
+    pub fn new(limits: Limits, slot: u16, now: Mono) -> Session {
         Session {
             limits,
             slot,
@@ -102,7 +104,7 @@ impl Session {
     }
 
     /// Returns the session to its initial state for a new connection, keeping its buffers.
-    pub fn reset(&mut self, now: Instant) {
+    pub fn reset(&mut self, now: Mono) {
         self.phase = Phase::AwaitConnect;
         self.client_ref = 0;
         self.tpdu_len = 128;
@@ -143,9 +145,8 @@ impl Session {
     }
 
     /// Closes the connection if its idle deadline has passed.
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<CloseReason> {
-        (now.saturating_duration_since(self.last_activity) >= self.limits.idle_timeout)
-            .then_some(CloseReason::IdleTimeout)
+    pub fn handle_timeout(&mut self, now: Mono) -> Option<CloseReason> {
+        (now >= self.last_activity + self.limits.idle_timeout).then_some(CloseReason::IdleTimeout)
     }
 
     /// Consumes at most one TPKT from the start of `rx` and may write one reply into `tx`.
@@ -194,11 +195,12 @@ impl Session {
                     limits: self.limits,
                     slot: self.slot,
                 };
-                let reply_len = self.reasm.data(&cotp, self.tpdu_len, &mut ctx, tx);
+                let (reply_len, answered) = self.reasm.data(&cotp, self.tpdu_len, &mut ctx, tx);
                 Step {
                     consumed: n,
                     reply_len,
                     close: None,
+                    answered,
                 }
             }
             (TpduCode::DisconnectRequest, _) => {
@@ -210,6 +212,7 @@ impl Session {
                     consumed: n,
                     reply_len: len,
                     close: Some(CloseReason::PeerDisconnect),
+                    answered: None,
                 }
             }
             _ => close(n, CloseReason::Framing(WireError::Malformed)),
@@ -276,6 +279,7 @@ impl Session {
         let n = rx.len().min(self.drain);
         self.drain -= n;
         let mut reply_len = 0;
+        let mut answered = None;
         if self.drain == 0 && self.drain_eot {
             let mut ctx = Ctx {
                 mem,
@@ -287,10 +291,11 @@ impl Session {
                 slot: self.slot,
             };
             let prefix = self.reasm.buf.get(..self.reasm.len).unwrap_or_default();
-            let len = tx
-                .get_mut(FRAME_OVERHEAD..)
-                .map_or(0, |out| dispatch::too_long(prefix, &mut ctx, out));
-            reply_len = frame(tx, self.tpdu_len, len);
+            if let Some(out) = tx.get_mut(FRAME_OVERHEAD..) {
+                let r = dispatch::too_long(prefix, &mut ctx, out);
+                reply_len = frame(tx, self.tpdu_len, r.len);
+                answered = Some(r.answered);
+            }
             self.reasm.len = 0;
             self.reasm.overflow = false;
         }
@@ -298,6 +303,7 @@ impl Session {
             consumed: n,
             reply_len,
             close: None,
+            answered,
         }
     }
 
@@ -342,10 +348,10 @@ impl Session {
                     reason,
                 });
                 // A DR names the cause: unknown address for a wrong rack/slot or type,
-                // congestion at the TSAP for an exhausted quota (ISO 8073 reasons 3 and 1).
+                // congestion at the TSAP for an exhausted quota.
                 let cause = match reason {
-                    crate::plc::cpu::Refusal::QuotaExhausted => 0x01,
-                    _ => 0x03,
+                    Refusal::QuotaExhausted => cotp::reason::CONGESTION_AT_TSAP,
+                    _ => cotp::reason::ADDRESS_UNKNOWN,
                 };
                 let len = cotp::emit_dr(&mut tx[tpkt::HEADER_LEN..], cr.src_ref(), 0, cause)
                     .and_then(|l| tpkt::emit_header(tx, l + tpkt::HEADER_LEN).map(|h| h + l))
@@ -354,6 +360,7 @@ impl Session {
                     consumed: n,
                     reply_len: len,
                     close: Some(CloseReason::ConnectRefused),
+                    answered: None,
                 };
             }
         }
@@ -376,6 +383,7 @@ impl Session {
                     consumed: n,
                     reply_len: len,
                     close: None,
+                    answered: None,
                 }
             }
             None => close(n, CloseReason::ConnectRefused),
@@ -384,14 +392,15 @@ impl Session {
 }
 
 impl Reassembly {
-    /// Handles a DT TPDU: reassembles until EOT, then answers the complete PDU.
+    /// Handles a DT TPDU: reassembles until EOT, then answers the complete PDU. Returns the
+    /// framed length of the answer and what it answered.
     fn data<M: Memory, E: EventSink>(
         &mut self,
         dt: &CotpPacket<&[u8]>,
         tpdu_len: usize,
         ctx: &mut Ctx<'_, M, E>,
         tx: &mut [u8],
-    ) -> usize {
+    ) -> (usize, Option<Answered>) {
         let part = dt.payload();
         if !dt.eot() || self.len > 0 || self.overflow {
             match self.buf.get_mut(self.len..self.len + part.len()) {
@@ -402,16 +411,17 @@ impl Reassembly {
                 None => self.overflow = true,
             }
             if !dt.eot() {
-                return 0;
+                return (0, None);
             }
             let pdu = &self.buf[..self.len];
             let reply = match self.overflow {
-                true => {
-                    let len = tx
-                        .get_mut(FRAME_OVERHEAD..)
-                        .map_or(0, |out| dispatch::too_long(pdu, ctx, out));
-                    frame(tx, tpdu_len, len)
-                }
+                true => match tx.get_mut(FRAME_OVERHEAD..) {
+                    Some(out) => {
+                        let r = dispatch::too_long(pdu, ctx, out);
+                        (frame(tx, tpdu_len, r.len), Some(r.answered))
+                    }
+                    None => (0, None),
+                },
                 false => answer(pdu, tpdu_len, ctx, tx),
             };
             self.len = 0;
@@ -419,7 +429,7 @@ impl Reassembly {
             return reply;
         }
         if part.is_empty() {
-            return 0; // an empty DT is a legal no-op (Snap7 treats it as an empty ack)
+            return (0, None); // an empty DT is a legal no-op (Snap7 treats it as an empty ack)
         }
         answer(part, tpdu_len, ctx, tx)
     }
@@ -427,22 +437,23 @@ impl Reassembly {
 
 /// Answers one complete S7 PDU and appends the job the CPU sends next during a download
 /// (after the answer to request download, or in place of an answer to the client's
-/// Ack_Data); returns the framed length of both.
+/// Ack_Data); returns the framed length of both and what the PDU asked.
 fn answer<M: Memory, E: EventSink>(
     pdu: &[u8],
     tpdu_len: usize,
     ctx: &mut Ctx<'_, M, E>,
     tx: &mut [u8],
-) -> usize {
-    let len = tx
-        .get_mut(FRAME_OVERHEAD..)
-        .map_or(0, |out| dispatch::answer(pdu, ctx, out));
+) -> (usize, Option<Answered>) {
+    let Some(out) = tx.get_mut(FRAME_OVERHEAD..) else {
+        return (0, None);
+    };
+    let Reply { len, answered } = dispatch::answer(pdu, ctx, out);
     let reply = frame(tx, tpdu_len, len);
     let rest = tx.get_mut(reply..).unwrap_or_default();
     let job = rest
         .get_mut(FRAME_OVERHEAD..)
         .map_or(0, |out| dispatch::next_job(ctx, out));
-    reply + frame(rest, tpdu_len, job)
+    (reply + frame(rest, tpdu_len, job), Some(answered))
 }
 
 /// Wraps the S7 PDU at `tx[7..7 + pdu_len]` into TPKT/DT records of at most the confirmed
@@ -452,6 +463,13 @@ fn frame(tx: &mut [u8], tpdu_len: usize, pdu_len: usize) -> usize {
         return 0;
     }
     let chunk = tpdu_len - cotp::DT_HEADER_LEN;
+    if pdu_len <= chunk && FRAME_OVERHEAD + pdu_len <= tx.len() {
+        // One TPDU (every answer that fits the confirmed TPDU size): the PDU is already in
+        // place, only its headers are written.
+        let _ = tpkt::emit_header(tx, FRAME_OVERHEAD + pdu_len);
+        let _ = cotp::emit_dt_header(&mut tx[tpkt::HEADER_LEN..], true);
+        return FRAME_OVERHEAD + pdu_len;
+    }
     let k = pdu_len.div_ceil(chunk);
     if FRAME_OVERHEAD * k + pdu_len > tx.len() {
         return 0;
@@ -475,6 +493,7 @@ const NEED_MORE: Step = Step {
     consumed: 0,
     reply_len: 0,
     close: None,
+    answered: None,
 };
 
 fn close(consumed: usize, reason: CloseReason) -> Step {
@@ -482,5 +501,6 @@ fn close(consumed: usize, reason: CloseReason) -> Step {
         consumed,
         reply_len: 0,
         close: Some(reason),
+        answered: None,
     }
 }

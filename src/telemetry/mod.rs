@@ -4,20 +4,29 @@
 //! auto-resize) and recorded with `saturating_record`, which clamps instead of growing, so
 //! recording never allocates.
 //!
-//! Every report interval the RT thread swaps its [`Telemetry`] with an empty one taken from
-//! an [`Exchange`] (two bounded lock-free queues of boxed, pre-allocated snapshots) and hands
-//! the full one to housekeeping, which logs a one-line summary, adds it to the running
-//! total and returns the emptied box. Swapping boxes moves pointers only, so the RT side
+//! The RT thread records into [`LoopStats`] (fixed-size recorders with the histograms'
+//! bucket layout, see [`recorder`]). Every report interval it swaps them with empty ones
+//! taken from an [`Exchange`] (two bounded lock-free queues of boxed, pre-allocated
+//! snapshots) and hands the full ones to housekeeping, which turns them into a
+//! [`Telemetry`] of HdrHistograms, logs a one-line summary, adds it to the running total and
+//! returns the emptied box. Swapping boxes moves pointers only, so the RT side
 //! never allocates; if housekeeping has not returned a box yet the RT thread keeps
 //! accumulating into the current one and the next interval covers both.
 
 pub mod hgrm;
+pub(crate) mod recorder;
+
+pub(crate) use recorder::LoopStats;
 
 use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
 
 use hdrhistogram::Histogram;
+
+use crate::session::Answered;
+use crate::wire::s7::{Function, Rosctr};
+use crate::wire::HeaderError;
 
 /// Highest value a histogram holds: 10 s in nanoseconds.
 pub const MAX_NS: u64 = 10_000_000_000;
@@ -55,7 +64,7 @@ pub struct Counters {
     pub setups: u64,
     /// Other S7 PDUs answered (userdata, unsupported functions).
     pub other_requests: u64,
-    /// Replies carrying an S7 header error (class/code not 0).
+    /// Replies carrying an S7 error (in the header, or in a userdata answer's parameter).
     pub errors: u64,
 }
 
@@ -80,29 +89,22 @@ impl Counters {
         self.errors += other.errors;
     }
 
-    /// Counts one answered frame: `request` is the TPKT frame that was consumed and `reply`
-    /// the TPKT frame written for it. Reads only fixed offsets, with checked access: a frame
-    /// too short to classify counts as "other".
-    pub fn count_reply(&mut self, request: &[u8], reply: &[u8]) {
+    /// Counts one reply: `answered` is what the session decoded from the request and the
+    /// error its answer carried (`None` for COTP connection handling, which is a reply but
+    /// not a request).
+    pub fn count_reply(&mut self, answered: Option<Answered>) {
         self.replies += 1;
-        // TPKT (4) + COTP DT (3) + S7 header: ROSCTR at 8; the first parameter byte (the
-        // function) at 17 for a Job (10-byte header); error class/code at 17..19 of an
-        // Ack_Data (12-byte header).
-        if request.get(5) != Some(&0xF0) {
-            return; // COTP CR/DR: connection handling, not a request
-        }
-        match (request.get(8), request.get(17)) {
-            (Some(1), Some(&0x04)) => self.reads += 1,
-            (Some(1), Some(&0x05)) => self.writes += 1,
-            (Some(1), Some(&0xF0)) => self.setups += 1,
+        let Some(a) = answered else {
+            return;
+        };
+        match (a.rosctr, a.function) {
+            (Rosctr::Job, Function::ReadVar) => self.reads += 1,
+            (Rosctr::Job, Function::WriteVar) => self.writes += 1,
+            (Rosctr::Job, Function::Setup) => self.setups += 1,
             _ => self.other_requests += 1,
         }
-        if matches!(reply.get(8), Some(2 | 3)) {
-            let class = reply.get(17).copied().unwrap_or(0);
-            let code = reply.get(18).copied().unwrap_or(0);
-            if class != 0 || code != 0 {
-                self.errors += 1;
-            }
+        if a.error != HeaderError::NONE {
+            self.errors += 1;
         }
     }
 }
@@ -208,8 +210,8 @@ impl Telemetry {
 /// The RT ↔ housekeeping hand-over of interval snapshots (see the module docs).
 #[derive(Debug, Clone)]
 pub(crate) struct Exchange {
-    full: Arc<ArrayQueue<Box<Telemetry>>>,
-    empty: Arc<ArrayQueue<Box<Telemetry>>>,
+    full: Arc<ArrayQueue<Box<LoopStats>>>,
+    empty: Arc<ArrayQueue<Box<LoopStats>>>,
 }
 
 impl Exchange {
@@ -222,10 +224,9 @@ impl Exchange {
             empty: Arc::new(ArrayQueue::new(spares + 1)),
         };
         for _ in 0..spares {
-            let mut t: Box<Telemetry> = Box::default();
-            // Zeroing writes every page of the counts arrays, so the RT thread never faults
-            // one in after a swap.
-            t.reset();
+            let mut t: Box<LoopStats> = Box::default();
+            // The RT thread records into these after a swap: every page must exist.
+            t.prefault();
             let _ = ex.empty.push(t);
         }
         ex
@@ -233,7 +234,7 @@ impl Exchange {
 
     /// RT side: swaps `current` with an empty snapshot and queues the full one. Returns
     /// false (and keeps accumulating) when no empty snapshot is available. Never allocates.
-    pub(crate) fn swap_out(&self, current: &mut Box<Telemetry>) -> bool {
+    pub(crate) fn swap_out(&self, current: &mut Box<LoopStats>) -> bool {
         let Some(mut spare) = self.empty.pop() else {
             return false;
         };
@@ -245,17 +246,17 @@ impl Exchange {
     }
 
     /// RT side, at the end of serving (allocation allowed): queues whatever `current` holds.
-    pub(crate) fn hand_over_last(&self, current: Telemetry) {
+    pub(crate) fn hand_over_last(&self, current: LoopStats) {
         let _ = self.full.push(Box::new(current));
     }
 
     /// Housekeeping side: the oldest full snapshot.
-    pub(crate) fn take_full(&self) -> Option<Box<Telemetry>> {
+    pub(crate) fn take_full(&self) -> Option<Box<LoopStats>> {
         self.full.pop()
     }
 
     /// Housekeeping side: returns an emptied snapshot for reuse.
-    pub(crate) fn give_back(&self, mut t: Box<Telemetry>) {
+    pub(crate) fn give_back(&self, mut t: Box<LoopStats>) {
         t.reset();
         let _ = self.empty.push(t);
     }
@@ -265,36 +266,37 @@ impl Exchange {
 mod tests {
     use super::*;
 
-    // TPKT | COTP DT | S7 Job header (10) | params
-    const READ_REQ: [u8; 19] = [
-        3, 0, 0, 19, 2, 0xF0, 0x80, 0x32, 1, 0, 0, 0, 1, 0, 2, 0, 0, 0x04, 1,
-    ];
-    // TPKT | COTP DT | S7 Ack_Data header (12) with error class 0x81 code 0x04
-    const ERROR_REPLY: [u8; 19] = [
-        3, 0, 0, 19, 2, 0xF0, 0x80, 0x32, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0x81, 0x04,
-    ];
+    fn asked(rosctr: Rosctr, function: Function, error: HeaderError) -> Option<Answered> {
+        Some(Answered {
+            rosctr,
+            function,
+            error,
+        })
+    }
 
     #[test]
-    fn count_reply_classifies_by_function_and_counts_header_errors() {
+    fn count_reply_classifies_by_function_and_counts_errors() {
         let mut c = Counters::default();
-        let mut ok_reply = ERROR_REPLY;
-        ok_reply[17] = 0;
-        ok_reply[18] = 0;
-        c.count_reply(&READ_REQ, &ok_reply);
-        let mut write = READ_REQ;
-        write[17] = 0x05;
-        c.count_reply(&write, &ERROR_REPLY);
-        let mut setup = READ_REQ;
-        setup[17] = 0xF0;
-        c.count_reply(&setup, &ok_reply);
-        let mut userdata = READ_REQ;
-        userdata[8] = 7;
-        c.count_reply(&userdata, &ok_reply);
+        c.count_reply(asked(Rosctr::Job, Function::ReadVar, HeaderError::NONE));
+        c.count_reply(asked(
+            Rosctr::Job,
+            Function::WriteVar,
+            HeaderError::NOT_IMPLEMENTED,
+        ));
+        c.count_reply(asked(Rosctr::Job, Function::Setup, HeaderError::NONE));
+        c.count_reply(asked(
+            Rosctr::Userdata,
+            Function::CpuServices,
+            HeaderError::NONE,
+        ));
+        // A userdata answer carries its error in its parameter, and it counts too.
+        c.count_reply(asked(
+            Rosctr::Userdata,
+            Function::CpuServices,
+            HeaderError::SZL_UNKNOWN_ID,
+        ));
         // A COTP connection request answered by a confirm is a reply but not a request.
-        let cr = [3, 0, 0, 11, 6, 0xE0, 0, 0, 0, 1, 0];
-        c.count_reply(&cr, &[3, 0, 0, 11, 6, 0xD0, 0, 1, 0, 1, 0]);
-        // Truncated frames never panic and count as "other".
-        c.count_reply(&READ_REQ[..9], &[]);
+        c.count_reply(None);
         assert_eq!(
             c,
             Counters {
@@ -303,7 +305,7 @@ mod tests {
                 writes: 1,
                 setups: 1,
                 other_requests: 2,
-                errors: 1,
+                errors: 2,
                 ..Counters::default()
             }
         );
@@ -312,26 +314,26 @@ mod tests {
     #[test]
     fn exchange_swaps_without_losing_samples_and_refuses_when_out_of_spares() {
         let ex = Exchange::new(1);
-        let mut current: Box<Telemetry> = Box::default();
-        current.service_ns.saturating_record(1000);
+        let mut current: Box<LoopStats> = Box::default();
+        current.service_ns.record(1000);
         current.counters.reads = 1;
         assert!(ex.swap_out(&mut current));
         assert!(
             current.service_ns.is_empty(),
             "the RT side got an empty one"
         );
-        current.service_ns.saturating_record(2000);
+        current.service_ns.record(2000);
         // The only spare is out: keep accumulating.
         assert!(!ex.swap_out(&mut current));
         assert_eq!(current.service_ns.len(), 1);
         let full = ex.take_full().unwrap();
         assert_eq!(full.counters.reads, 1);
-        assert_eq!(full.service_ns.max(), 1000);
+        assert_eq!(full.to_telemetry().service_ns.max(), 1000);
         let mut total = Telemetry::default();
-        total.add(&full);
+        full.add_to(&mut total);
         ex.give_back(full);
         assert!(ex.swap_out(&mut current));
-        total.add(&ex.take_full().unwrap());
+        ex.take_full().unwrap().add_to(&mut total);
         assert_eq!(total.service_ns.len(), 2);
         assert_eq!(total.counters.reads, 1);
         ex.hand_over_last(std::mem::take(&mut *current));
