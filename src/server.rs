@@ -293,6 +293,7 @@ impl Server {
                 .map_err(anyhow::Error::msg),
             None => Err(anyhow::anyhow!("already stopped")),
         };
+        self.host.mark_stopped();
         // The final snapshot, on this thread (neither the RT thread nor the logging one),
         // before housekeeping stops so its messages are still logged.
         if let (Ok(rt), Some(p)) = (&result, self.persistence.as_mut()) {

@@ -420,6 +420,12 @@ impl Host {
         }
     }
 
+    /// Marks the server stopped (the RT thread ended, however it ended): waiting calls
+    /// return [`HostError::Stopped`].
+    pub(crate) fn mark_stopped(&self) {
+        self.inner.shared.running.store(false, Ordering::Release);
+    }
+
     /// True while the RT thread serves.
     pub fn is_running(&self) -> bool {
         self.inner.shared.running.load(Ordering::Acquire)
