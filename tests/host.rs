@@ -338,3 +338,11 @@ fn bad_addresses_are_refused_before_anything_is_queued() {
     let _ = ItemError::NoSuchObject;
     server.shutdown().unwrap();
 }
+
+#[test]
+fn the_handles_can_go_to_any_thread() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<s7rt::host::Host>();
+    send::<s7rt::host::Notifications>();
+}
