@@ -13,35 +13,9 @@ use std::time::{Duration, Instant};
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrStorage};
 use s7rt::access::{DbRange, RuleConfig};
 use s7rt::client::{Client, ClientError};
-use s7rt::config::Config;
-use s7rt::server::Server;
 use s7rt::wire::var::{Area, ReturnCode};
 use s7rt::wire::HeaderError;
 use support::*;
-
-fn start(edit: impl FnOnce(&mut Config)) -> Server {
-    let mut cfg = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
-    };
-    cfg.rt.enabled = false;
-    edit(&mut cfg);
-    Server::start(&cfg).unwrap()
-}
-
-fn rule(networks: &[&str]) -> RuleConfig {
-    RuleConfig {
-        networks: networks.iter().map(|s| s.to_string()).collect(),
-        connect: true,
-        read_only: false,
-        control: true,
-        clock_set: true,
-        download: true,
-        put_get: true,
-        areas: None,
-        dbs: None,
-    }
-}
 
 /// A TCP connection to `to` from source address `from` (any 127.x.y.z is local on Linux).
 fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
@@ -64,25 +38,6 @@ fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
     let s = TcpStream::from(fd);
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s
-}
-
-/// COTP connect + Setup Communication over `s`.
-fn handshake(s: &mut TcpStream) {
-    s.write_all(&cr(0x0A, [0x01, 0x01])).unwrap();
-    let mut cc = [0u8; 22];
-    s.read_exact(&mut cc).unwrap();
-    s.write_all(&job(0, &setup_params(480), &[])).unwrap();
-    let mut ans = [0u8; 27];
-    s.read_exact(&mut ans).unwrap();
-}
-
-fn read_tpkt(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut h = [0u8; 4];
-    s.read_exact(&mut h)?;
-    let mut v = h.to_vec();
-    v.resize(u16::from_be_bytes([h[2], h[3]]) as usize, 0);
-    s.read_exact(&mut v[4..])?;
-    Ok(v)
 }
 
 /// Waits until the server closes `s` (EOF or reset); returns how long that took.
@@ -195,9 +150,9 @@ fn one_address_holds_at_most_max_connections_per_ip() {
 #[test]
 fn addresses_no_rule_permits_are_refused_at_accept() {
     let mut server = start(|c| {
-        let mut deny = rule(&["127.0.0.3"]);
+        let mut deny = RuleConfig::for_networks(&["127.0.0.3"]);
         deny.connect = false;
-        c.access = vec![deny, rule(&["127.0.0.0/30"])];
+        c.access = vec![deny, RuleConfig::for_networks(&["127.0.0.0/30"])];
     });
     let addr = server.local_addr();
     let mut ok = connect_from(IpAddr::from([127, 0, 0, 2]), addr);
@@ -221,14 +176,14 @@ fn ipv6_clients_are_matched_by_ipv6_networks() {
     }
     let mut server = start(|c| {
         c.listen = listen;
-        c.access = vec![rule(&["::1/128"])];
+        c.access = vec![RuleConfig::for_networks(&["::1/128"])];
     });
     let mut c = Client::connect(server.local_addr(), 0, 1, 480).unwrap();
     c.write(Area::DataBlock, 1, 0, &[6]).unwrap();
     drop(c);
     let mut other = start(|c| {
         c.listen = listen;
-        c.access = vec![rule(&["fd00::/8", "127.0.0.1"])];
+        c.access = vec![RuleConfig::for_networks(&["fd00::/8", "127.0.0.1"])];
     });
     let mut s = TcpStream::connect(other.local_addr()).unwrap();
     closed_within(&mut s, Duration::from_secs(2));
@@ -242,12 +197,12 @@ fn ipv6_clients_are_matched_by_ipv6_networks() {
 #[test]
 fn a_read_only_rule_refuses_writes_control_clock_and_download_like_a_protected_cpu() {
     let server = start(|c| {
-        let mut viewer = rule(&["127.0.0.2"]);
+        let mut viewer = RuleConfig::for_networks(&["127.0.0.2"]);
         viewer.read_only = true;
         viewer.control = false;
         viewer.clock_set = false;
         viewer.download = false;
-        c.access = vec![viewer, rule(&["127.0.0.1"])];
+        c.access = vec![viewer, RuleConfig::for_networks(&["127.0.0.1"])];
         c.cpu.allow_download = true;
     });
     let addr = server.local_addr();
@@ -301,7 +256,7 @@ fn a_read_only_rule_refuses_writes_control_clock_and_download_like_a_protected_c
 #[test]
 fn put_get_off_answers_read_and_write_var_with_8104_like_an_s7_1500() {
     let server = start(|c| {
-        let mut r = rule(&["0.0.0.0/0"]);
+        let mut r = RuleConfig::for_networks(&["0.0.0.0/0"]);
         r.put_get = false;
         c.access = vec![r];
     });
@@ -342,7 +297,7 @@ fn put_get_off_answers_read_and_write_var_with_8104_like_an_s7_1500() {
 #[test]
 fn areas_and_dbs_of_a_rule_limit_each_item_with_0x03() {
     let server = start(|c| {
-        let mut r = rule(&["127.0.0.1"]);
+        let mut r = RuleConfig::for_networks(&["127.0.0.1"]);
         r.areas = Some(vec!["DB".into(), "I".into()]);
         r.dbs = Some(vec![DbRange::One(1), DbRange::Text("3-3".into())]);
         c.access = vec![r];

@@ -133,15 +133,10 @@ fn request_mix() -> Vec<Vec<u8>> {
 /// item then passes the grant's bit tests (and the DB-set bit test) on the request path.
 fn limiting_rules() -> Vec<RuleConfig> {
     vec![RuleConfig {
-        networks: vec!["127.0.0.0/8".into()],
-        connect: true,
-        read_only: false,
         control: false,
-        clock_set: true,
-        download: true,
-        put_get: true,
         areas: Some(vec!["DB".into(), "M".into(), "Q".into()]),
         dbs: Some(vec![DbRange::Text("1-2".into())]),
+        ..RuleConfig::for_networks(&["127.0.0.0/8"])
     }]
 }
 

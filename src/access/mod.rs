@@ -167,6 +167,23 @@ fn yes() -> bool {
     true
 }
 
+impl RuleConfig {
+    /// A rule for `networks` with every key at its default: these clients may do everything.
+    pub fn for_networks(networks: &[&str]) -> RuleConfig {
+        RuleConfig {
+            networks: networks.iter().map(|s| s.to_string()).collect(),
+            connect: true,
+            read_only: false,
+            control: true,
+            clock_set: true,
+            download: true,
+            put_get: true,
+            areas: None,
+            dbs: None,
+        }
+    }
+}
+
 /// A DB number or an inclusive range of them, `7` or `"10-19"`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(untagged)]
@@ -372,17 +389,7 @@ mod tests {
     use super::*;
 
     fn rule(networks: &[&str]) -> RuleConfig {
-        RuleConfig {
-            networks: networks.iter().map(|s| s.to_string()).collect(),
-            connect: true,
-            read_only: false,
-            control: true,
-            clock_set: true,
-            download: true,
-            put_get: true,
-            areas: None,
-            dbs: None,
-        }
+        RuleConfig::for_networks(networks)
     }
 
     fn ip(s: &str) -> IpAddr {
