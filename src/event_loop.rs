@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::admission::{Admission, Refusal, Verdict};
 use crate::events::{CloseReason, Event, EventQueue};
@@ -293,7 +293,11 @@ impl<M: Memory> EventLoop<M> {
     /// Periodic work; returns true when the loop must stop.
     fn cycle(&mut self, now: Instant) -> bool {
         self.control.heartbeat.fetch_add(1, Ordering::Relaxed);
-        self.wall_base = (now, Now::new(now, SystemTime::now()).wall_ms);
+        // Both clocks read together: pairing `now` (the wake-up) with a wall clock read
+        // after the turn's work would skew every derived PLC time by that work (a clock set
+        // then read back could go backwards by milliseconds on a loaded machine).
+        let both = Now::read();
+        self.wall_base = (both.mono, both.wall_ms);
         if let Some(p) = self.persist.as_mut() {
             p.tick(now, self.wall_base.1, &self.mem);
         }

@@ -69,7 +69,7 @@ fn retentive_dbs_and_flags_survive_a_clean_restart_and_the_rest_does_not() {
     c.write(Area::DataBlock, 2, 0, &[5; 64]).unwrap();
     c.write(Area::Flags, 0, 10, &[0xAA; 10]).unwrap(); // MB10..15 retentive, MB16..19 not
     s.host().write(Area::DataBlock, 3, 4, &[7, 7]).unwrap(); // read-only DB, host-written
-    // MB2..3 by an item that also names a DB number (meaningless for flags, but sent).
+                                                             // MB2..3 by an item that also names a DB number (meaningless for flags, but sent).
     c.request(
         Rosctr::Job,
         &write_params(&[item(0x02, 2, 7, 0x83, 2, 0)]),
@@ -245,7 +245,10 @@ fn a_flag_write_naming_a_db_number_still_counts_as_a_retentive_change() {
     .unwrap();
     let t = Instant::now();
     while snapshots(&dir.0).is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(5), "the change was not noticed");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the change was not noticed"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     drop(c);
