@@ -125,6 +125,7 @@ impl Server {
             &cfg.image_spec(),
             &cfg.host,
             crate::tags::config::names(&tags),
+            tags.clone(),
         );
         event_loop.attach_host(port);
         let mut persistence = None;
