@@ -121,6 +121,12 @@ if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
     # rotting; its report goes to target/bench-smoke/.
     step "bench smoke (cargo bench --bench jitter -- --smoke)" cargo bench --profile dev --bench jitter -- --smoke
     step "bench smoke (cargo bench --bench host -- --smoke)" cargo bench --profile dev --bench host -- --smoke
+    # The control-socket latency script on a few samples (the ctl suite's venv).
+    ctl_latency_smoke() {
+        ensure_venv "$VENVS/snap7-3" python-snap7==3.3.0 pytest &&
+            "$VENVS/snap7-3/bin/python" scripts/ctl-latency.py --samples 50 --out target/bench-smoke
+    }
+    step "bench smoke (scripts/ctl-latency.py --samples 50)" ctl_latency_smoke
     step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
 fi
 
