@@ -97,6 +97,9 @@ export S7RTD=$REPO/target/debug/s7rtd
 export S7RT_EDGE=$REPO/target/debug/examples/edge
 
 [[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --workspace --all-targets" cargo test --workspace --all-targets
+# Release is what ships: the RT thread's 0 allocations and 0 page faults are proven in the
+# optimised build too (code layout, inlining and dropped stores differ from debug).
+[[ -n ${S7RT_SKIP_RUST:-} ]] || step "no allocation, no page fault (release)" cargo test --release --test no_alloc
 # Tests marked #[ignore = "needs root ..."] drop privileges with setpriv; as root they run
 # here (and fail rather than skip if they cannot), otherwise the summary says they did not.
 if [[ -z ${S7RT_SKIP_RUST:-} ]]; then

@@ -126,6 +126,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     for m in &server.missing {
         log::warn!("real-time measure not applied: {m}");
     }
+    log::info!("{}", server.cycle_timer);
     if cfg.rt.enabled && server.missing.is_empty() {
         log::info!(
             "real-time: SCHED_FIFO {} on CPU {}, memory locked, /dev/cpu_dma_latency {}",
