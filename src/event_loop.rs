@@ -77,7 +77,7 @@ pub(crate) struct EventLoop<M: Memory> {
     wall_base: (Mono, i64),
     /// Back-off of the listener after failed accepts.
     accept_guard: AcceptGuard,
-    /// The host application's queues (served at the start of every turn).
+    /// The host application's queues (served at the end of every turn).
     host: Option<HostPort>,
     /// Snapshots of the retentive regions (copied on cycle ticks).
     persist: Option<Snapshotter>,
@@ -235,7 +235,6 @@ impl<M: Memory> EventLoop<M> {
             let n = sys::epoll_wait(&self.epfd, &mut self.events, timeout)?;
             let woke = Mono::now();
             self.telemetry.counters.turns += 1;
-            self.serve_host();
             let mut expirations = 0;
             for i in 0..n {
                 let ev = self.events[i];
@@ -249,6 +248,9 @@ impl<M: Memory> EventLoop<M> {
                     token => self.service(token, ev.events, woke),
                 }
             }
+            // Host transactions after the requests of this turn: their work never lengthens
+            // a request's service time, and they still land between two S7 jobs.
+            self.serve_host();
             // With a timerfd only the timer ticks the cycle (it counts missed periods itself);
             // otherwise the deadline passing does.
             let tick = match self.timerfd {
