@@ -4,11 +4,11 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use s7rt::config::Config;
 use s7rt::events::{CloseReason, NoEvents};
-use s7rt::plc::{Cpu, CpuSpec, Image, ImageSpec, Now};
+use s7rt::plc::{Cpu, CpuSpec, Image, ImageSpec, Mono, Now};
 use s7rt::session::{Limits, Session};
 use s7rt::wire::{cotp, setup, userdata, var, CotpPacket, S7Header, TpktPacket};
 
@@ -68,7 +68,7 @@ struct Server {
     image: Image,
     cpu: Cpu,
     limits: Limits,
-    now: Instant,
+    now: Mono,
     rx: Vec<u8>,
     tx: Vec<u8>,
     /// Every reply byte, in order.
@@ -91,7 +91,7 @@ impl Server {
             max_amq: 8,
             idle_timeout: Duration::from_secs(60),
         };
-        let now = Instant::now();
+        let now = Mono::now();
         Server {
             session: Session::new(limits, 0, now),
             image: Image::new(image_spec),
