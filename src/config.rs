@@ -36,6 +36,8 @@ pub struct Config {
     pub rt: RtConfig,
     /// Telemetry reporting.
     pub telemetry: TelemetryConfig,
+    /// The Prometheus metrics endpoint.
+    pub metrics: MetricsConfig,
     /// Sizes of I, Q, M, T, C.
     pub areas: Areas,
     /// Data blocks.
@@ -153,6 +155,30 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// `[metrics]`: the Prometheus endpoint, served by its own ordinary-priority thread from the
+/// interval snapshots housekeeping receives (never from the RT thread).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `ADDR:PORT` serving `GET /metrics`; empty turns the endpoint off.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: "127.0.0.1:9102".into(),
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The address to serve on, none when off. Call after [`Config::validate`].
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listen.trim().parse().ok()
+    }
+}
+
 /// `[areas]`: sizes of the non-DB areas.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -193,6 +219,7 @@ impl Default for Config {
             event_queue: 4096,
             rt: RtConfig::default(),
             telemetry: TelemetryConfig::default(),
+            metrics: MetricsConfig::default(),
             areas: Areas::default(),
             db: vec![
                 DbConfig {
@@ -295,6 +322,13 @@ impl Config {
             return Err(err(
                 "telemetry.interval_ms",
                 format!("{} is below 100", self.telemetry.interval_ms),
+            ));
+        }
+        let metrics = self.metrics.listen.trim();
+        if !metrics.is_empty() && metrics.parse::<SocketAddr>().is_err() {
+            return Err(err(
+                "metrics.listen",
+                format!("{metrics:?} is not ADDR:PORT (or \"\" for off)"),
             ));
         }
         if self.max_amq == 0 {
@@ -481,6 +515,48 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_listen_defaults_to_loopback_9102_and_empty_turns_it_off() {
+        let d = Config::default();
+        assert_eq!(
+            d.metrics.listen_addr(),
+            Some("127.0.0.1:9102".parse().unwrap())
+        );
+        let off = Config::from_toml("[metrics]\nlisten = \"\"\n").unwrap();
+        assert_eq!(off.metrics.listen_addr(), None);
+        let e = Config::from_toml("[metrics]\nlisten = \"localhost\"\n").unwrap_err();
+        assert!(e.0.contains("config key `metrics.listen`"), "{e}");
+    }
+
+    /// The packaged /etc/s7rtd/s7rtd.toml is the defaults, documented: it parses to exactly
+    /// the default configuration and names every key the example names.
+    #[test]
+    fn packaged_config_is_the_documented_default() {
+        let packaged = include_str!("../packaging/s7rtd.toml");
+        let mut cfg = Config::from_toml(packaged).unwrap();
+        // The one default that depends on the machine (CPU count).
+        cfg.rt.cpu = Config::default().rt.cpu;
+        assert_eq!(cfg, Config::default());
+        let keys = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter_map(|l| {
+                    let l = l.trim_start().trim_start_matches('#').trim_start();
+                    let (k, _) = l.split_once('=')?;
+                    let k = k.trim();
+                    (!k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                        .then(|| k.to_string())
+                })
+                .collect()
+        };
+        let have = keys(packaged);
+        for k in keys(include_str!("../s7rtd.example.toml")) {
+            assert!(
+                have.contains(&k),
+                "packaging/s7rtd.toml does not document `{k}`"
+            );
+        }
+    }
 
     #[test]
     fn empty_file_is_the_default_configuration() {

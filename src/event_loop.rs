@@ -268,6 +268,7 @@ impl<M: Memory> EventLoop<M> {
                 self.telemetry.counters.overruns += missed as u64;
                 deadline += self.cfg.cycle * (missed as u32 + 1);
                 if let Some((exchange, every, due)) = &mut self.reporting {
+                    self.telemetry.cpu_run = Some(self.cpu.mode() == crate::plc::Mode::Run);
                     if woke >= *due && exchange.swap_out(&mut self.telemetry) {
                         *due = woke + *every;
                     }
@@ -361,6 +362,7 @@ impl<M: Memory> EventLoop<M> {
             let _ = sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_DEL, fd.as_raw_fd(), 0, 0);
             drop(fd);
             self.telemetry.counters.closed += 1;
+            self.telemetry.counters.closed_by_reason[reason.index()] += 1;
             self.queue.push(Event::Disconnected {
                 slot: slot as u16,
                 reason,

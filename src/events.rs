@@ -35,6 +35,36 @@ pub enum CloseReason {
     Shutdown,
 }
 
+impl CloseReason {
+    /// Metric labels, indexed by [`CloseReason::index`].
+    pub const LABELS: [&'static str; 9] = [
+        "peer_closed",
+        "peer_disconnect",
+        "framing",
+        "data_before_connect",
+        "unexpected_connect_request",
+        "connect_refused",
+        "idle_timeout",
+        "socket_error",
+        "shutdown",
+    ];
+
+    /// A dense index (for per-reason counters without allocation).
+    pub fn index(&self) -> usize {
+        match self {
+            CloseReason::PeerClosed => 0,
+            CloseReason::PeerDisconnect => 1,
+            CloseReason::Framing(_) => 2,
+            CloseReason::DataBeforeConnect => 3,
+            CloseReason::UnexpectedConnectRequest => 4,
+            CloseReason::ConnectRefused => 5,
+            CloseReason::IdleTimeout => 6,
+            CloseReason::Io(_) => 7,
+            CloseReason::Shutdown => 8,
+        }
+    }
+}
+
 impl core::fmt::Display for CloseReason {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {

@@ -74,6 +74,8 @@ pub struct Reporting {
     pub histogram_dir: Option<PathBuf>,
     /// Set (e.g. by a SIGUSR1 handler) to have the files written now; housekeeping clears it.
     pub dump: Arc<AtomicBool>,
+    /// Where the Prometheus endpoint reads its totals (none: no endpoint).
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 fn write_files(dir: &Option<PathBuf>, total: &Telemetry, drops: u64) {
@@ -119,6 +121,9 @@ pub fn spawn(
                     last = now;
                     drops_reported = dropped;
                     total.add(&snapshot);
+                    if let Some(m) = &reporting.metrics {
+                        m.add(&snapshot, dropped);
+                    }
                     reporting.exchange.give_back(snapshot);
                 }
                 if reporting.dump.swap(false, Ordering::AcqRel) {

@@ -6,12 +6,15 @@
 //! SCHED_FIFO thread), [`housekeeping`] (logging, off the RT thread), [`config`] and
 //! [`server`] (start-up in the order the real-time rules demand).
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod event_loop;
 pub mod events;
 pub mod housekeeping;
+pub mod journal;
 pub mod load;
+pub mod metrics;
 pub mod plc;
 pub mod rt;
 pub mod server;

@@ -1,0 +1,94 @@
+//! The `/metrics` endpoint: one ordinary-priority thread answering scrapes with
+//! [`Metrics::encode`]. HTTP parsing is tiny_http's.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use super::Metrics;
+use crate::config::MetricsConfig;
+
+/// What the endpoint answers with.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A running endpoint.
+pub struct Exporter {
+    server: Arc<tiny_http::Server>,
+    addr: SocketAddr,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Exporter {
+    /// Serves `metrics` on `cfg.listen`. None when the endpoint is off, or when it cannot
+    /// listen: that is logged, and the S7 service runs on without metrics.
+    pub fn start(cfg: &MetricsConfig, metrics: Metrics) -> Option<Exporter> {
+        let listen = cfg.listen_addr()?;
+        let server = match tiny_http::Server::http(listen) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                log::warn!("metrics: cannot listen on {listen}: {e}; serving without metrics ([metrics] listen)");
+                return None;
+            }
+        };
+        let addr = server.server_addr().to_ip().unwrap_or(listen);
+        let srv = server.clone();
+        let thread = std::thread::Builder::new()
+            .name("s7rt-metrics".into())
+            .spawn(move || serve(&srv, &metrics));
+        match thread {
+            Ok(t) => {
+                log::info!("metrics: serving http://{addr}/metrics");
+                Some(Exporter {
+                    server,
+                    addr,
+                    thread: Some(t),
+                })
+            }
+            Err(e) => {
+                log::warn!("metrics: cannot start the endpoint thread: {e}");
+                None
+            }
+        }
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving and waits for the thread.
+    pub fn stop(mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(server: &tiny_http::Server, metrics: &Metrics) {
+    // `recv` fails once `unblock` was called: that ends the thread.
+    while let Ok(request) = server.recv() {
+        let path = request.url().split('?').next().unwrap_or("");
+        let response = match (request.method(), path) {
+            (tiny_http::Method::Get, "/metrics") => match metrics.encode() {
+                Ok(text) => with_content_type(tiny_http::Response::from_string(text)),
+                Err(_) => tiny_http::Response::from_string("cannot encode metrics\n")
+                    .with_status_code(500),
+            },
+            (tiny_http::Method::Get, _) => {
+                tiny_http::Response::from_string("s7rtd serves /metrics\n").with_status_code(404)
+            }
+            _ => tiny_http::Response::from_string("GET only\n").with_status_code(405),
+        };
+        // A scraper that went away is its own problem.
+        let _ = request.respond(response);
+    }
+}
+
+fn with_content_type<R: std::io::Read>(r: tiny_http::Response<R>) -> tiny_http::Response<R> {
+    // A constant ASCII header always parses; without it a scraper still gets the text.
+    match tiny_http::Header::from_bytes(&b"Content-Type"[..], CONTENT_TYPE.as_bytes()) {
+        Ok(h) => r.with_header(h),
+        Err(()) => r,
+    }
+}
