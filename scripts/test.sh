@@ -7,7 +7,7 @@
 # first run. Environment knobs:
 #   S7RT_SUITES="snap7_v1 snap7_v3"   run only these interop suites (default: all)
 #   S7RT_SUITE_TIMEOUT=600            seconds one suite may take before it is killed
-#   S7RT_SKIP_RUST=1                  skip `cargo test` and the systemd check (used by the
+#   S7RT_SKIP_RUST=1                  skip `cargo test`, the package and the systemd checks (used by the
 #                                     capture suite, which reruns interop suites under tshark)
 set -euo pipefail
 
@@ -82,6 +82,9 @@ suite() { SUITES+=("$*"); }
 suite snap7_v1 pytest_suite snap7_v1 snap7-1 python-snap7==1.3 pytest
 suite snap7_v3 pytest_suite snap7_v3 snap7-3 python-snap7==3.3.0 pytest
 suite nodes7 bash tests/interop/nodes7/run.sh
+# The metrics endpoint under promtool and a real Prometheus server (unpacked from Debian's
+# package into target/prometheus by scripts/ensure-prometheus.sh).
+suite prometheus pytest_suite prometheus snap7-3 python-snap7==3.3.0 pytest
 # Last: reruns the suites above while tshark captures lo, checks every server frame.
 suite capture bash tests/interop/capture/run.sh
 
@@ -105,6 +108,10 @@ if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
     # rotting; its report goes to target/bench-smoke/.
     step "bench smoke (cargo bench --bench jitter -- --smoke)" cargo bench --profile dev --bench jitter -- --smoke
     step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
+    # The Debian package (release build), then package and unit together under a real systemd
+    # in namespaces of their own (skipped, saying why, when not root).
+    step "Debian package (scripts/package.sh)" bash scripts/package.sh
+    step "package and unit under systemd (scripts/test-systemd.sh)" bash scripts/test-systemd.sh
 fi
 
 section "summary ($((SECONDS - START)) s)"
