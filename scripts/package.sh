@@ -11,4 +11,5 @@ fi
 mkdir -p target/man
 cargo run --quiet --example s7rtd-man -- target/man/s7rtd.8
 gzip -9 -n -f target/man/s7rtd.8
-cargo deb "$@"
+# The server crate (the workspace root package), not the bench tooling.
+cargo deb -p s7rt "$@"

@@ -194,7 +194,7 @@ mount --bind /sys /sys && mount -o remount,bind,ro /sys
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 exec env -i container=unshare SYSTEMD_GENERATOR_PATH=\$W/empty SYSTEMD_ENVIRONMENT_GENERATOR_PATH=\$W/empty \
     PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-    /lib/systemd/systemd --system --unit=default.target --log-target=console --show-status=no
+    /lib/systemd/systemd --system --unit=default.target --log-target=journal --show-status=no
 EOF
 
 echo "test-systemd: booting systemd in new namespaces (work dir $WORK, cgroup $CG)"
@@ -224,7 +224,7 @@ cp "$DEB" "$WORK/"
 ns env DEBIAN_FRONTEND=noninteractive dpkg -i "$WORK/$(basename "$DEB")" >"$WORK/dpkg.log" 2>&1 || fail "dpkg -i: $(cat "$WORK/dpkg.log")"
 pass "dpkg -i $(basename "$DEB")"
 echo "package contents:"
-ns dpkg -L s7rt | grep -v '^/\.$' | while read -r f; do [[ -d $f ]] || echo "  $f"; done
+ns sh -c 'dpkg -L s7rt | while read -r f; do [ -d "$f" ] || echo "  $f"; done'
 ns dpkg-query -W -f='${Conffiles}\n' s7rt | grep -q '^ /etc/s7rtd/s7rtd.toml ' || fail "/etc/s7rtd/s7rtd.toml is not a conffile"
 for f in /usr/bin/s7rtd /lib/systemd/system/s7rtd.service /usr/share/man/man8/s7rtd.8.gz \
     /usr/lib/sysusers.d/s7rt.conf /lib/udev/rules.d/60-s7rtd.rules \
@@ -232,7 +232,7 @@ for f in /usr/bin/s7rtd /lib/systemd/system/s7rtd.service /usr/share/man/man8/s7
     /usr/share/doc/s7rt/README.md /usr/share/doc/s7rt/docs/realtime.md /usr/share/doc/s7rt/copyright; do
     ns test -f "$f" || fail "package lacks $f"
 done
-ns zcat /usr/share/man/man8/s7rtd.8.gz | grep -q -- '--metrics-listen' || fail "man page is not generated from the CLI"
+ns zcat /usr/share/man/man8/s7rtd.8.gz | grep -qF 'metrics\-listen' || fail "man page is not generated from the CLI"
 pass "package holds daemon, unit, conffile, personalities, man page, sysusers, udev rule, docs"
 ns getent passwd s7rtd >/dev/null || fail "postinst did not create user s7rtd"
 [[ $(ns systemctl is-enabled s7rtd) == enabled ]] || fail "postinst did not enable s7rtd"
