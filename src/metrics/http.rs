@@ -92,3 +92,49 @@ fn with_content_type<R: std::io::Read>(r: tiny_http::Response<R>) -> tiny_http::
         Err(()) => r,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn get(addr: SocketAddr, request: &str) -> String {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn serves_metrics_and_refuses_other_paths_and_methods() {
+        let cfg = MetricsConfig {
+            listen: "127.0.0.1:0".into(),
+        };
+        let ex = Exporter::start(&cfg, Metrics::new(true)).unwrap();
+        let addr = ex.local_addr();
+        assert_ne!(addr.port(), 0);
+        let ok = get(addr, "GET /metrics HTTP/1.0\r\n\r\n");
+        assert!(ok.starts_with("HTTP/1.0 200"), "{ok}");
+        assert!(ok.contains("text/plain; version=0.0.4"), "{ok}");
+        assert!(ok.contains("\ns7rtd_cpu_mode{mode=\"run\"} 1\n"), "{ok}");
+        assert!(get(addr, "GET / HTTP/1.0\r\n\r\n").starts_with("HTTP/1.0 404"));
+        assert!(
+            get(addr, "POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
+                .starts_with("HTTP/1.0 405")
+        );
+        ex.stop();
+        assert!(std::net::TcpStream::connect(addr).is_err(), "stopped");
+    }
+
+    #[test]
+    fn off_when_empty_and_none_when_the_port_is_taken() {
+        let off = MetricsConfig { listen: "".into() };
+        assert!(Exporter::start(&off, Metrics::new(true)).is_none());
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let cfg = MetricsConfig {
+            listen: taken.local_addr().unwrap().to_string(),
+        };
+        assert!(Exporter::start(&cfg, Metrics::new(true)).is_none());
+    }
+}

@@ -156,7 +156,9 @@ impl Metrics {
 
     /// The exposition text (Prometheus text format 0.0.4), as served on `/metrics`.
     pub fn encode(&self) -> Result<String, prometheus::Error> {
-        let families = self.families();
+        // The encoder refuses a family without samples (the RT measures before start-up ends).
+        let mut families = self.families();
+        families.retain(|f| !f.get_metric().is_empty());
         let mut out = Vec::new();
         prometheus::TextEncoder::new().encode(&families, &mut out)?;
         Ok(String::from_utf8_lossy(&out).into_owned())
