@@ -82,6 +82,9 @@ suite() { SUITES+=("$*"); }
 suite snap7_v1 pytest_suite snap7_v1 snap7-1 python-snap7==1.3 pytest
 suite snap7_v3 pytest_suite snap7_v3 snap7-3 python-snap7==3.3.0 pytest
 suite nodes7 bash tests/interop/nodes7/run.sh
+# The host API through the `edge` example, and 30 SIGKILLs of a writing server (about 1 min).
+suite host pytest_suite host snap7-1 python-snap7==1.3 pytest
+suite persist pytest_suite persist snap7-1 python-snap7==1.3 pytest
 # The metrics endpoint under promtool and a real Prometheus server (unpacked from Debian's
 # package into target/prometheus by scripts/ensure-prometheus.sh).
 suite prometheus pytest_suite prometheus snap7-3 python-snap7==3.3.0 pytest
@@ -89,10 +92,11 @@ suite prometheus pytest_suite prometheus snap7-3 python-snap7==3.3.0 pytest
 suite capture bash tests/interop/capture/run.sh
 
 section "build"
-cargo build --bins
+cargo build --workspace --bins --examples
 export S7RTD=$REPO/target/debug/s7rtd
+export S7RT_EDGE=$REPO/target/debug/examples/edge
 
-[[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --all-targets" cargo test --all-targets
+[[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --workspace --all-targets" cargo test --workspace --all-targets
 
 for entry in "${SUITES[@]}"; do
     read -r -a argv <<<"$entry"
@@ -107,6 +111,7 @@ if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
     # The jitter bench's smoke run (a few seconds, no targets asserted) keeps the bench from
     # rotting; its report goes to target/bench-smoke/.
     step "bench smoke (cargo bench --bench jitter -- --smoke)" cargo bench --profile dev --bench jitter -- --smoke
+    step "bench smoke (cargo bench --bench host -- --smoke)" cargo bench --profile dev --bench host -- --smoke
     step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
     # The Debian package (release build), then package and unit together under a real systemd
     # in namespaces of their own (skipped, saying why, when not root).

@@ -60,7 +60,7 @@ pub struct Args {
     /// "" turns it off).
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<String>,
-    /// Log level: error, warn, info, debug (client writes), trace.
+    /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info", value_name = "LEVEL")]
     pub log_level: log::LevelFilter,
 }

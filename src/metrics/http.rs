@@ -12,7 +12,7 @@ use crate::config::MetricsConfig;
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A running endpoint.
-pub struct Exporter {
+pub(crate) struct Exporter {
     server: Arc<tiny_http::Server>,
     addr: SocketAddr,
     thread: Option<JoinHandle<()>>,
@@ -21,7 +21,7 @@ pub struct Exporter {
 impl Exporter {
     /// Serves `metrics` on `cfg.listen`. None when the endpoint is off, or when it cannot
     /// listen: that is logged, and the S7 service runs on without metrics.
-    pub fn start(cfg: &MetricsConfig, metrics: Metrics) -> Option<Exporter> {
+    pub(crate) fn start(cfg: &MetricsConfig, metrics: Metrics) -> Option<Exporter> {
         let listen = cfg.listen_addr()?;
         let server = match tiny_http::Server::http(listen) {
             Ok(s) => Arc::new(s),
@@ -52,16 +52,29 @@ impl Exporter {
     }
 
     /// The bound address (useful with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
+    pub(crate) fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Stops serving and waits for the thread.
-    pub fn stop(mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
+    pub(crate) fn stop(self) {
+        let Exporter {
+            server,
+            addr,
+            thread,
+        } = self;
+        server.unblock();
+        if let Some(t) = thread {
             let _ = t.join();
         }
+        // Dropping the last handle tells tiny_http's acceptor to close the listener, which it
+        // notices only when a connection arrives: make one, so the port is free on return.
+        drop(server);
+        let mut wake = addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let _ = std::net::TcpStream::connect_timeout(&wake, std::time::Duration::from_millis(200));
     }
 }
 
@@ -124,7 +137,11 @@ mod tests {
                 .starts_with("HTTP/1.0 405")
         );
         ex.stop();
-        assert!(std::net::TcpStream::connect(addr).is_err(), "stopped");
+        let t0 = std::time::Instant::now();
+        while std::net::TcpStream::connect(addr).is_ok() {
+            assert!(t0.elapsed().as_secs() < 5, "still listening after stop");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     #[test]

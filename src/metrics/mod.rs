@@ -11,7 +11,7 @@
 //! ([`BOUNDS_NS`]); a sample lands in the bucket of its HDR bucket's upper value (3
 //! significant digits, so within 0.1 %), and `_sum` adds those values.
 
-pub mod http;
+pub(crate) mod http;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -23,11 +23,11 @@ use crate::events::CloseReason;
 use crate::rt::{State, Status};
 use crate::telemetry::{Counters, Telemetry, FUNCTIONS};
 
-pub use http::Exporter;
+pub(crate) use http::Exporter;
 
 /// Upper bounds of the histogram buckets in nanoseconds (the `+Inf` bucket follows): 1 µs to
 /// 1 s in 1-2-5 steps, fine where an RT loop lives and coarse beyond.
-pub const BOUNDS_NS: [u64; 19] = [
+pub(crate) const BOUNDS_NS: [u64; 19] = [
     1_000,
     2_000,
     5_000,
@@ -107,13 +107,13 @@ struct Totals {
 
 /// The metrics state shared by housekeeping (writer) and the endpoint (reader).
 #[derive(Debug, Clone)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     totals: Arc<Mutex<Totals>>,
 }
 
 impl Metrics {
     /// Empty totals; `cpu_run` is the CPU's mode at start-up.
-    pub fn new(cpu_run: bool) -> Metrics {
+    pub(crate) fn new(cpu_run: bool) -> Metrics {
         Metrics {
             totals: Arc::new(Mutex::new(Totals {
                 counters: Counters::default(),
@@ -133,7 +133,7 @@ impl Metrics {
     }
 
     /// Adds one interval snapshot (housekeeping side); `queue_drops` is the running total.
-    pub fn add(&self, snapshot: &Telemetry, queue_drops: u64) {
+    pub(crate) fn add(&self, snapshot: &Telemetry, queue_drops: u64) {
         let mut t = self.lock();
         t.counters.add(&snapshot.counters);
         t.queue_drops = queue_drops;
@@ -146,7 +146,7 @@ impl Metrics {
     }
 
     /// Records which real-time measures applied.
-    pub fn set_rt_status(&self, status: &Status) {
+    pub(crate) fn set_rt_status(&self, status: &Status) {
         self.lock().rt = status
             .states()
             .iter()
@@ -155,7 +155,7 @@ impl Metrics {
     }
 
     /// The exposition text (Prometheus text format 0.0.4), as served on `/metrics`.
-    pub fn encode(&self) -> Result<String, prometheus::Error> {
+    pub(crate) fn encode(&self) -> Result<String, prometheus::Error> {
         // The encoder refuses a family without samples (the RT measures before start-up ends).
         let mut families = self.families();
         families.retain(|f| !f.get_metric().is_empty());

@@ -2,7 +2,9 @@
 //! PM QoS request, each reported as what was missing and how to grant it.
 
 pub mod measures;
-pub mod sys;
+pub(crate) mod sys;
+
+pub use sys::thread_faults;
 
 use std::fmt;
 use std::fs::File;
