@@ -298,7 +298,9 @@ c.disconnect()
 EOF
 }
 s7_roundtrip 11223344 || fail "S7 client"
-metrics=$(ns curl -sf http://127.0.0.1:9102/metrics) || fail "metrics endpoint"
+metrics=$(nsenter -t "$NS_PID" -n -- "$PY" -c \
+    'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9102/metrics", timeout=5).read().decode())') ||
+    fail "metrics endpoint"
 grep -q '^s7rtd_rt_measure_applied{measure="sched_fifo"} 1' <<<"$metrics" || fail "metrics: sched_fifo not applied"
 pass "python-snap7 writes and reads on port 102; metrics on 127.0.0.1:9102 report the measures"
 
