@@ -112,6 +112,8 @@ impl Server {
         let mut cpu = Cpu::new(&cpu_spec, Now::read().wall_ms);
         let cpu_run = cpu.mode() == crate::plc::cpu::Mode::Run;
         cpu.staging.prefault();
+        cpu.access = cfg.access().map_err(|e| anyhow::anyhow!("{e}"))?;
+        cpu.access.prefault();
         let mut event_loop = EventLoop::new(
             listener,
             image,

@@ -270,8 +270,17 @@ impl Metrics {
             ),
             counter(
                 "s7rtd_connections_refused_total",
-                "TCP connections closed at once because every slot was in use",
-                &[(&[("reason", "slots_full")], c.refused)],
+                "TCP connections closed at once, by reason (slots_full, not_permitted: no [[access]] rule, per_ip_limit)",
+                &[
+                    (
+                        &[("reason", "slots_full")],
+                        c.refused
+                            .saturating_sub(c.refused_access)
+                            .saturating_sub(c.refused_per_ip),
+                    ),
+                    (&[("reason", "not_permitted")], c.refused_access),
+                    (&[("reason", "per_ip_limit")], c.refused_per_ip),
+                ],
             ),
             counter(
                 "s7rtd_connections_closed_total",
