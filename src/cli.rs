@@ -24,7 +24,8 @@ percentiles, RT-thread page faults); SIGUSR1 writes the histograms to [telemetry
 histogram_dir.\n\n\
 Under systemd (JOURNAL_STREAM set) log lines carry syslog priorities and no timestamp.\n\n\
 Examples:\n  s7rtd                                  default configuration on port 102\n  \
-s7rtd --config /etc/s7rtd/s7rtd.toml\n  s7rtd --listen 127.0.0.1:1102 --no-rt  unprivileged test run"
+s7rtd --config /etc/s7rtd/s7rtd.toml\n  s7rtd --listen 127.0.0.1:1102 --no-rt  unprivileged test run\n  \
+s7rtd ctl --help                       read, write and watch tags of a running daemon through its control socket"
 )]
 pub struct Args {
     /// TOML configuration file (see s7rtd.example.toml). Without it the built-in default is

@@ -12,6 +12,10 @@ use s7rt::server::Server;
 use sd_notify::NotifyState;
 
 fn main() -> std::process::ExitCode {
+    // `s7rtd ctl …` talks to a running daemon through its control socket.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "ctl") {
+        return s7rt::ctl::cli::main(std::env::args_os().skip(1));
+    }
     let args = Args::parse();
     let mut logger = env_logger::Builder::new();
     logger.filter_level(args.log_level).format_target(false);
@@ -62,6 +66,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     // One line naming every measure, applied or missing: what an operator greps for.
     log::info!("{}", server.rt_status.line());
     // Machine-readable line for scripts and tests (the port matters with --listen :0).
+    let mut control_socket = s7rt::ctl::daemon::start(&cfg, &server)?;
     println!("s7rtd: listening on {}", server.local_addr());
     let _ = sd_notify::notify(&[NotifyState::Ready]);
     // systemd watchdog: ping only while the RT loop's heartbeat moves, so a stuck loop gets
@@ -83,6 +88,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     let _ = sd_notify::notify(&[NotifyState::Stopping]);
     log::info!("stopping");
+    if let Some(s) = control_socket.as_mut() {
+        s.stop();
+    }
     let stopped = server.shutdown()?;
     let t = &stopped.telemetry;
     log::info!(
