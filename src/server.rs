@@ -75,6 +75,8 @@ pub struct Server {
     /// Every real-time measure with what became of it.
     pub rt_status: rt::Status,
     metrics: Option<crate::metrics::Exporter>,
+    /// The cycle timer in use and why (its `Display` is the log line).
+    pub cycle_timer: rt::cycle::CycleChoice,
 }
 
 impl Server {
@@ -116,13 +118,16 @@ impl Server {
         cpu.staging.prefault();
         cpu.access = cfg.access().map_err(|e| anyhow::anyhow!("{e}"))?;
         cpu.access.prefault();
+        let cycle_timer = cfg.rt.cycle_timer.choose(&rt::cycle::Platform::detect());
+        let mut loop_config = cfg.loop_config();
+        loop_config.cycle_timer = cycle_timer.timer;
         let mut event_loop = EventLoop::new(
             listener,
             image,
             cpu,
             queue.clone(),
             control.clone(),
-            cfg.loop_config(),
+            loop_config,
         )?;
         event_loop.prefault();
         let (host, port) = host::pair(
@@ -247,6 +252,7 @@ impl Server {
             missing: missing.iter().map(|m| m.to_string()).collect(),
             rt_status: rt::Status::new(&cfg.rt, &[]),
             metrics: exporter,
+            cycle_timer,
         };
         if refuse {
             let _ = server.shutdown();

@@ -65,6 +65,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     // One line naming every measure, applied or missing: what an operator greps for.
     log::info!("{}", server.rt_status.line());
+    log::info!("{}", server.cycle_timer);
     // Machine-readable line for scripts and tests (the port matters with --listen :0).
     let mut control_socket = s7rt::ctl::daemon::start(&cfg, &server)?;
     println!("s7rtd: listening on {}", server.local_addr());
