@@ -326,7 +326,9 @@ result=$(ns systemctl show -p Result --value s7rtd)
 status=$(ns systemctl show -p ExecMainStatus --value s7rtd)
 [[ $result == success && $status == 0 ]] || fail "stop: Result=$result ExecMainStatus=$status"
 ((ms < 5000)) || fail "stop took $ms ms (TimeoutStopSec=$limit)"
-ns journalctl -u s7rtd -o cat --no-pager | grep -q "^served .* replies on" || fail "no summary at stop"
+# journald takes the stream's last lines asynchronously: wait for them.
+wait_for "the summary at stop in the journal" bash -c \
+    "nsenter -t $NS_PID -m -p journalctl -u s7rtd -o cat --no-pager | grep -q '^served .* replies on'"
 pass "systemctl stop: exit 0, Result=success in $ms ms (TimeoutStopSec=$limit)"
 
 # --- security exposure and the Limit*= lines ------------------------------------------------
