@@ -82,6 +82,13 @@ pub struct Server {
 impl Server {
     /// Starts the server described by `cfg`.
     pub fn start(cfg: &Config) -> anyhow::Result<Server> {
+        match crate::fd_limit::ensure(cfg.max_connections) {
+            Ok(crate::fd_limit::Budget::Raised { needed, from, to }) => log::info!(
+                "RLIMIT_NOFILE soft limit raised from {from} to {to} ({needed} descriptors needed)"
+            ),
+            Ok(crate::fd_limit::Budget::Enough { .. }) => {}
+            Err(shortfall) => anyhow::bail!("{shortfall}"),
+        }
         // Start-up content (DB init files, tag initial values), then retentive data over it,
         // all before the listener exists.
         let mut image = cfg.initial_image().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -134,6 +141,7 @@ impl Server {
             &cfg.image_spec(),
             &cfg.host,
             crate::tags::config::names(&tags),
+            tags.clone(),
         );
         event_loop.attach_host(port);
         let mut persistence = None;
@@ -333,6 +341,7 @@ impl Server {
                 .map_err(anyhow::Error::msg),
             None => Err(anyhow::anyhow!("already stopped")),
         };
+        self.host.mark_stopped();
         // The final snapshot, on this thread (neither the RT thread nor the logging one),
         // before housekeeping stops so its messages are still logged.
         if let (Ok(rt), Some(p)) = (&result, self.persistence.as_mut()) {
