@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use s7rt::config::Config;
+use s7rt::event_loop::CycleTimer;
+use s7rt::rt::preempt_rt;
 use s7rt::server::Server;
 use sd_notify::NotifyState;
 
@@ -132,7 +134,21 @@ fn run(args: Args) -> anyhow::Result<()> {
                 "not requested"
             }
         );
-    } else if !cfg.rt.enabled {
+    }
+    if cfg.rt.enabled {
+        // Kernel threads below the loop that its cycle or its input would wait for.
+        let placement = preempt_rt::LoopPlacement {
+            cpu: cfg.rt.cpu,
+            priority: cfg.rt.priority,
+            timerfd_cycle: cfg.rt.cycle_timer == CycleTimer::Timerfd,
+            busy_poll: cfg.rt.busy_poll,
+        };
+        let rt_kernel = preempt_rt::is_preempt_rt();
+        for w in preempt_rt::priority_warnings(placement, rt_kernel, &preempt_rt::kernel_threads())
+        {
+            log::warn!("{w}");
+        }
+    } else {
         log::info!("real-time measures disabled (--no-rt): ordinary thread, not pinned");
     }
     // Machine-readable line for scripts and tests (the port matters with --listen :0).

@@ -1,6 +1,7 @@
 //! The real-time toolkit: memory locking and prefaulting, CPU pinning, SCHED_FIFO, and the
 //! PM QoS request, each reported as what was missing and how to grant it.
 
+pub mod preempt_rt;
 pub mod sys;
 
 use std::fmt;
