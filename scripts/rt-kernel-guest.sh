@@ -73,6 +73,7 @@ run() {
     say $name rt-thread "$tid"
     say $name rt-sched "$(sched $tid)"
     say $name rt-cpus "$(awk '/^Cpus_allowed_list/ {print $2}' /proc/$pid/task/$tid/status)"
+    say $name main-cpus "$(awk '/^Cpus_allowed_list/ {print $2}' /proc/$pid/status)"
     say $name mem "$(grep -E '^Vm(Lck|RSS|Size)' /proc/$pid/status | tr -s ' \t\n' ' ')"
 
     # The RT thread's own timers: hrtimer_start filtered on its pid; every expiry, to be

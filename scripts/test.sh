@@ -105,6 +105,13 @@ if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
     # rotting; its report goes to target/bench-smoke/.
     step "bench smoke (cargo bench --bench jitter -- --smoke)" cargo bench --profile dev --bench jitter -- --smoke
     step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
+    # s7rtd on a real PREEMPT_RT kernel in a qemu guest (about a minute on an idle machine).
+    if [[ $(id -u) == 0 ]]; then
+        step "PREEMPT_RT guest (scripts/test-rt-kernel.sh)" \
+            timeout --kill-after=10 900 bash scripts/test-rt-kernel.sh
+    else
+        section "PREEMPT_RT guest: skipped, not root (it installs qemu-system-x86 and busybox-static with apt and downloads linux-image-rt-amd64; run scripts/test-rt-kernel.sh as root)"
+    fi
 fi
 
 section "summary ($((SECONDS - START)) s)"
