@@ -63,14 +63,15 @@ ldd "$BUSYBOX" >/dev/null 2>&1 && die "$BUSYBOX is not statically linked (instal
 
 KERNEL=${S7RT_RTK_KERNEL:-}
 if [[ -z $KERNEL ]]; then
-    KERNEL=$(ls "$WORK"/kernel/boot/vmlinuz-*-rt-* 2>/dev/null | head -n1 || true)
+    cached=("$WORK"/kernel/boot/vmlinuz-*-rt-*)
+    if [[ -f ${cached[0]} ]]; then KERNEL=${cached[0]}; fi
 fi
 if [[ -z $KERNEL ]]; then
     command -v apt-get >/dev/null || die "no PREEMPT_RT kernel: set S7RT_RTK_KERNEL=/path/to/vmlinuz"
-    pkg=$(apt-cache depends linux-image-rt-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    pkg=$(apt-cache depends linux-image-rt-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ && !n++ { print $2 }')
     if [[ -z $pkg ]]; then
         [[ $(id -u) == 0 ]] && apt-get update -q >/dev/null
-        pkg=$(apt-cache depends linux-image-rt-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+        pkg=$(apt-cache depends linux-image-rt-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ && !n++ { print $2 }')
     fi
     [[ -n $pkg ]] || die "apt knows no linux-image-rt-amd64 (Debian main, amd64)"
     echo "downloading $pkg (unpacked under $WORK/kernel, not installed)"
@@ -81,7 +82,8 @@ if [[ -z $KERNEL ]]; then
     dpkg-deb --fsys-tarfile "$WORK"/dl/*.deb | tar -x -C "$WORK/kernel" --wildcards './boot/vmlinuz-*' ||
         die "cannot unpack $pkg"
     rm -rf "$WORK/dl"
-    KERNEL=$(ls "$WORK"/kernel/boot/vmlinuz-*-rt-* | head -n1)
+    cached=("$WORK"/kernel/boot/vmlinuz-*-rt-*)
+    KERNEL=${cached[0]}
 fi
 [[ -f $KERNEL ]] || die "no kernel at $KERNEL"
 
@@ -142,7 +144,8 @@ fail() {
     FAILS=$((FAILS + 1))
 }
 # fact RUN WHAT: the value of the guest's "@@ RUN WHAT value" line (the first).
-fact() { sed -n "s/^@@ $1 $2 //p" "$LOG.txt" | head -n1; }
+# (No reader here stops early: under pipefail a writer killed by SIGPIPE fails the pipeline.)
+fact() { sed -n "s/^@@ $1 $2 //p" "$LOG.txt" | awk 'NR == 1'; }
 # facts RUN WHAT: all of them.
 facts() { sed -n "s/^@@ $1 $2 //p" "$LOG.txt"; }
 
@@ -225,12 +228,12 @@ check_run() {
         pass "$run: s7load: $total reads and writes answered, 0 errors ($rounds rounds; last: $(facts "$run" load | tail -n1))"
     else fail "$run: s7load: ${total:-0} requests answered in $rounds rounds; failed: ${bad:-none}"; fi
     local served
-    served=$(facts "$run" log | grep -m1 'served .* replies' || true)
+    served=$(facts "$run" log | awk '/served .* replies/ && !n++')
     if [[ $(fact "$run" exit) == 0 && -n $served ]]; then
         pass "$run: stopped on SIGTERM (exit 0): ${served#*] }"
     else fail "$run: exit '$(fact "$run" exit)' after SIGTERM, summary '$served'"; fi
     local warning
-    warning=$(facts "$run" log | grep -m1 'cycle_timer = "timerfd" on PREEMPT_RT' || true)
+    warning=$(facts "$run" log | awk '/cycle_timer = "timerfd" on PREEMPT_RT/ && !n++')
     if [[ $expect == ktimers ]]; then
         if [[ -n $warning ]]; then pass "$run: warned at start: ${warning#*] }"; else fail "$run: no warning that ktimers/$cpu runs below the loop"; fi
     elif [[ -n $warning ]]; then
@@ -260,7 +263,7 @@ check_run() {
     else fail "$run: want every timer the RT thread armed to be $want_mode, got: $(tr '\n' ';' <<<"$modes")"; fi
     n_want=$(awk -v w="$want" '{ c = $1; $1 = ""; sub(/^ /, ""); if ($0 == w) print c }' <<<"$classes")
     echo "  $run: their expiries: $(tr '\n' ';' <<<"$classes")"
-    facts "$run" trace | grep -m4 -E 'hrtimer_(start|expire_entry):' | sed 's/^/    /'
+    facts "$run" trace | awk '/hrtimer_(start|expire_entry):/ && n++ < 4 { print "    " $0 }'
     if ((n_all >= 10)) && [[ ${n_want:-0} == "$n_all" ]]; then
         pass "$run: all $n_all traced expiries of the loop's timers ran $want"
     else fail "$run: want every expiry $want, got: $(tr '\n' ';' <<<"$classes") (at least 10 needed)"; fi
