@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use s7rt::client::Client;
 use s7rt::config::Config;
 use s7rt::server::Server;
-use s7rt::telemetry::machine::{timestamp, Machine};
-use s7rt::telemetry::{new_histogram, Percentiles};
+use s7rt::telemetry::histogram;
 use s7rt::wire::var::Area;
+use s7rt_bench::machine::{timestamp, Machine};
+use s7rt_bench::Percentiles;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -39,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     for _ in 0..1000 {
         client.read(Area::DataBlock, 1, 0, &mut buf)?;
     }
-    let mut rtt = new_histogram();
+    let mut rtt = histogram();
     let end = Instant::now() + Duration::from_secs_f64(secs);
     while Instant::now() < end {
         let t0 = Instant::now();

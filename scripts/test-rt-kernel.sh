@@ -87,8 +87,8 @@ if [[ -z $KERNEL ]]; then
 fi
 [[ -f $KERNEL ]] || die "no kernel at $KERNEL"
 
-[[ -x $S7RTD ]] || die "no s7rtd at $S7RTD (cargo build --bins)"
-[[ -x $S7LOAD ]] || die "no s7load at $S7LOAD (cargo build --bins)"
+[[ -x $S7RTD ]] || die "no s7rtd at $S7RTD (cargo build --workspace --bins)"
+[[ -x $S7LOAD ]] || die "no s7load at $S7LOAD (cargo build --workspace --bins)"
 
 # ---- the initramfs: busybox, s7rtd, s7load and the shared libraries they need ----
 ROOT=$WORK/initramfs

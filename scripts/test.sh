@@ -82,14 +82,18 @@ suite() { SUITES+=("$*"); }
 suite snap7_v1 pytest_suite snap7_v1 snap7-1 python-snap7==1.3 pytest
 suite snap7_v3 pytest_suite snap7_v3 snap7-3 python-snap7==3.3.0 pytest
 suite nodes7 bash tests/interop/nodes7/run.sh
+# The host API through the `edge` example, and 30 SIGKILLs of a writing server (about 1 min).
+suite host pytest_suite host snap7-1 python-snap7==1.3 pytest
+suite persist pytest_suite persist snap7-1 python-snap7==1.3 pytest
 # Last: reruns the suites above while tshark captures lo, checks every server frame.
 suite capture bash tests/interop/capture/run.sh
 
 section "build"
-cargo build --bins
+cargo build --workspace --bins --examples
 export S7RTD=$REPO/target/debug/s7rtd
+export S7RT_EDGE=$REPO/target/debug/examples/edge
 
-[[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --all-targets" cargo test --all-targets
+[[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --workspace --all-targets" cargo test --workspace --all-targets
 
 for entry in "${SUITES[@]}"; do
     read -r -a argv <<<"$entry"
@@ -104,6 +108,7 @@ if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
     # The jitter bench's smoke run (a few seconds, no targets asserted) keeps the bench from
     # rotting; its report goes to target/bench-smoke/.
     step "bench smoke (cargo bench --bench jitter -- --smoke)" cargo bench --profile dev --bench jitter -- --smoke
+    step "bench smoke (cargo bench --bench host -- --smoke)" cargo bench --profile dev --bench host -- --smoke
     step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
     # s7rtd on a real PREEMPT_RT kernel in a qemu guest (about a minute on an idle machine).
     if [[ $(id -u) == 0 ]]; then

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::event_loop::{CycleTimer, LoopConfig};
 use crate::plc::{BlockType, CpuSpec, DbSpec, ImageSpec, Personality};
-use crate::session::Limits;
+use crate::settings::{Limits, LoopConfig};
+
+pub use crate::settings::CycleTimer;
 
 /// Allowed values of `max_pdu`, as real CPUs negotiate them.
 pub const PDU_SIZES: [u16; 3] = [240, 480, 960];
@@ -42,6 +43,10 @@ pub struct Config {
     pub db: Vec<DbConfig>,
     /// The CPU a client sees: personality, protection, accepted connections.
     pub cpu: CpuConfig,
+    /// The host application's queues (`crate::host`).
+    pub host: crate::host::HostConfig,
+    /// Retentive data (`crate::persist`).
+    pub persist: crate::persist::PersistConfig,
 }
 
 /// `[cpu]`: personality, protection and connection acceptance.
@@ -180,6 +185,9 @@ pub struct DbConfig {
     /// Refuse client writes with item code 0x03.
     #[serde(default)]
     pub read_only: bool,
+    /// Retentive: kept across restarts under `[persist] dir`.
+    #[serde(default)]
+    pub retain: bool,
 }
 
 impl Default for Config {
@@ -199,19 +207,24 @@ impl Default for Config {
                     number: 1,
                     size: 1024,
                     read_only: false,
+                    retain: false,
                 },
                 DbConfig {
                     number: 2,
                     size: 2048,
                     read_only: false,
+                    retain: false,
                 },
                 DbConfig {
                     number: 3,
                     size: 256,
                     read_only: false,
+                    retain: false,
                 },
             ],
             cpu: CpuConfig::default(),
+            host: Default::default(),
+            persist: Default::default(),
         }
     }
 }
@@ -372,6 +385,8 @@ impl Config {
             }
         }
         self.cpu_spec()?;
+        self.host.validate().map_err(ConfigError)?;
+        crate::persist::validate(self).map_err(ConfigError)?;
         Ok(())
     }
 
@@ -462,7 +477,7 @@ impl Config {
     }
 
     /// The event loop settings.
-    pub fn loop_config(&self) -> LoopConfig {
+    pub(crate) fn loop_config(&self) -> LoopConfig {
         LoopConfig {
             max_connections: self.max_connections,
             limits: Limits {

@@ -11,45 +11,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::events::{CloseReason, Event, EventQueue};
+use crate::host::port::HostPort;
+use crate::host::sink::LoopSink;
+use crate::persist::Snapshotter;
 use crate::plc::{Cpu, Memory, Now};
 use crate::rt::sys;
-use crate::session::{Limits, Session, MAX_TPKT_LEN};
+use crate::session::{Session, MAX_TPKT_LEN};
+use crate::settings::{CycleTimer, LoopConfig};
 use crate::telemetry::{Exchange, Telemetry};
 
 const LISTENER: u64 = 0;
 const CYCLE_TIMER: u64 = u64::MAX;
 const SLOT_BITS: u64 = 0xFFFF_FFFF;
-
-/// Loop settings.
-#[derive(Debug, Clone, Copy)]
-pub struct LoopConfig {
-    /// Connection slots.
-    pub max_connections: usize,
-    /// Per-connection protocol limits.
-    pub limits: Limits,
-    /// Cycle period (wake-up latency is measured against it; idle timeouts checked on it).
-    pub cycle: Duration,
-    /// Poll with a zero timeout instead of sleeping (pegs a core; isolated CPUs only).
-    pub busy_poll: bool,
-    /// What wakes the loop at its cycle deadline.
-    pub cycle_timer: CycleTimer,
-    /// Read with kernel receive timestamps and record `rx_service_ns`.
-    pub rx_timestamps: bool,
-}
-
-/// What wakes the loop at its cycle deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CycleTimer {
-    /// The deadline is the timeout of every `epoll_pwait2` (an hrtimer sleeper: on PREEMPT_RT
-    /// expired in hard-IRQ context). The kernel programs a timer for each wait.
-    #[default]
-    Epoll,
-    /// A periodic timerfd on the absolute deadlines, armed once; the loop waits without a
-    /// timeout. No timer is programmed per wait, but on PREEMPT_RT a timerfd expires in the
-    /// FIFO-1 `ktimers` thread, so use it only where that thread cannot be delayed.
-    Timerfd,
-}
 
 struct Conn {
     fd: Option<OwnedFd>,
@@ -76,7 +49,7 @@ pub struct Control {
 }
 
 /// The event loop and everything it owns.
-pub struct EventLoop<M: Memory> {
+pub(crate) struct EventLoop<M: Memory> {
     epfd: OwnedFd,
     /// The periodic cycle timer when `cycle_timer = timerfd`.
     timerfd: Option<OwnedFd>,
@@ -89,18 +62,22 @@ pub struct EventLoop<M: Memory> {
     control: Arc<Control>,
     cfg: LoopConfig,
     /// Measurements of the current report interval (all of them without reporting).
-    pub telemetry: Box<Telemetry>,
+    pub(crate) telemetry: Box<Telemetry>,
     /// Where interval snapshots go, how often, and when the next one is due.
     reporting: Option<(Exchange, Duration, Instant)>,
     /// Wall-clock time at a monotonic instant, re-read every cycle: requests derive the wall
     /// time from their wake-up instead of reading a second clock each.
     wall_base: (Instant, i64),
+    /// The host application's queues (served at the start of every turn).
+    host: Option<HostPort>,
+    /// Snapshots of the retentive regions (copied on cycle ticks).
+    persist: Option<Snapshotter>,
 }
 
 impl<M: Memory> EventLoop<M> {
     /// Allocates the slab (RX buffer of two maximum TPKTs and TX buffer of two maximum
     /// replies per connection) and registers the already bound, non-blocking `listener`.
-    pub fn new(
+    pub(crate) fn new(
         listener: OwnedFd,
         mem: M,
         cpu: Cpu,
@@ -165,17 +142,41 @@ impl<M: Memory> EventLoop<M> {
                 let n = Now::read();
                 (n.mono, n.wall_ms)
             },
+            host: None,
+            persist: None,
         })
+    }
+
+    /// Serves the host application's queues from now on.
+    pub(crate) fn attach_host(&mut self, port: HostPort) {
+        self.host = Some(port);
+    }
+
+    /// Takes snapshots of the retentive regions from now on.
+    pub(crate) fn attach_persist(&mut self, s: Snapshotter) {
+        self.persist = Some(s);
+    }
+
+    /// Applies queued host transactions (at most the host budget), between S7 jobs.
+    fn serve_host(&mut self) {
+        if let Some(port) = self.host.as_mut() {
+            let persist = &mut self.persist;
+            port.serve(&mut self.mem, &mut |w| {
+                if let Some(p) = persist.as_mut() {
+                    p.on_write(w);
+                }
+            });
+        }
     }
 
     /// Hands the telemetry to `exchange` every `every` (checked on cycle ticks), instead of
     /// accumulating it all in [`EventLoop::telemetry`].
-    pub fn set_reporting(&mut self, exchange: Exchange, every: Duration) {
+    pub(crate) fn set_reporting(&mut self, exchange: Exchange, every: Duration) {
         self.reporting = Some((exchange, every, Instant::now() + every));
     }
 
     /// Writes to every page of every buffer so the loop never faults one in.
-    pub fn prefault(&mut self) {
+    pub(crate) fn prefault(&mut self) {
         for c in self.conns.iter_mut() {
             for b in [&mut c.rx, &mut c.tx] {
                 for i in (0..b.len()).step_by(4096) {
@@ -199,23 +200,13 @@ impl<M: Memory> EventLoop<M> {
         }
     }
 
-    /// The image (for tests and persistence).
-    pub fn memory(&self) -> &M {
-        &self.mem
-    }
-
-    /// The CPU state (mode, clock, diagnostic buffer, connection counts).
-    pub fn cpu(&self) -> &Cpu {
-        &self.cpu
-    }
-
     /// Gives the image back (after the loop stopped).
-    pub fn into_memory(self) -> M {
+    pub(crate) fn into_memory(self) -> M {
         self.mem
     }
 
     /// Serves until [`Control::stop`] is set, then closes every connection.
-    pub fn run(&mut self) -> std::io::Result<()> {
+    pub(crate) fn run(&mut self) -> std::io::Result<()> {
         // Read before the timerfd is armed, so its expiries are never earlier than the
         // deadlines latency is measured against (at worst the arming call is counted).
         let mut deadline = Instant::now() + self.cfg.cycle;
@@ -233,6 +224,7 @@ impl<M: Memory> EventLoop<M> {
             let n = sys::epoll_wait(&self.epfd, &mut self.events, timeout)?;
             let woke = Instant::now();
             self.telemetry.counters.turns += 1;
+            self.serve_host();
             let mut expirations = 0;
             for i in 0..n {
                 let ev = self.events[i];
@@ -282,6 +274,9 @@ impl<M: Memory> EventLoop<M> {
                 self.close(slot, CloseReason::Shutdown);
             }
         }
+        if let Some(port) = &self.host {
+            port.stopped();
+        }
         Ok(())
     }
 
@@ -289,6 +284,9 @@ impl<M: Memory> EventLoop<M> {
     fn cycle(&mut self, now: Instant) -> bool {
         self.control.heartbeat.fetch_add(1, Ordering::Relaxed);
         self.wall_base = (now, Now::new(now, SystemTime::now()).wall_ms);
+        if let Some(p) = self.persist.as_mut() {
+            p.tick(now, self.wall_base.1, &self.mem);
+        }
         for slot in 0..self.conns.len() {
             if self.conns[slot].fd.is_some() {
                 if let Some(reason) = self.conns[slot].session.handle_timeout(now) {
@@ -458,7 +456,11 @@ impl<M: Memory> EventLoop<M> {
     /// out of room first).
     fn answer(&mut self, slot: usize, woke: Instant) -> Result<(u64, bool), CloseReason> {
         let max_reply = self.cfg.limits.max_reply_len();
-        let mut queue = &self.queue;
+        let mut sink = LoopSink {
+            events: &self.queue,
+            host: self.host.as_mut(),
+            persist: self.persist.as_mut(),
+        };
         // One wall-clock read per batch: the session reads no clock.
         let (mono_base, wall_base_ms) = self.wall_base;
         let since_ms = woke.saturating_duration_since(mono_base).as_millis() as i64;
@@ -483,7 +485,7 @@ impl<M: Memory> EventLoop<M> {
                 &mut self.mem,
                 &mut self.cpu,
                 &mut c.tx[c.tx_end..],
-                &mut queue,
+                &mut sink,
             );
             if step.reply_len > 0 {
                 replies += 1;
@@ -550,6 +552,7 @@ mod tests {
 
     use super::*;
     use crate::plc::{DbSpec, Image, ImageSpec};
+    use crate::settings::Limits;
     use crate::wire::s7::{self, Rosctr};
     use crate::wire::var::{self, Area, Item, TransportSize};
     use crate::wire::{cotp, setup, tpkt, HeaderError};

@@ -157,27 +157,35 @@ pub enum Event {
         /// Why.
         reason: Refusal,
     },
-    /// A client wrote to the image.
-    ClientWrite {
-        /// Connection slot.
-        slot: u16,
-        /// Area written.
-        area: Area,
-        /// DB number (DB/DI only).
-        db: u16,
-        /// Byte offset.
-        offset: u32,
-        /// Bytes written (1 for a bit write).
-        len: u16,
-        /// Bit number for a bit write.
-        bit: Option<u8>,
-    },
+}
+
+/// One client write as it was applied to the image, borrowing the written bytes (for a bit
+/// write one byte whose bit 0 is the value). Handed to [`EventSink::client_write`] on the RT
+/// thread, where the host queues and persistence pick it up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteRef<'a> {
+    /// Connection slot of the writing client.
+    pub slot: u16,
+    /// Area written (DI is reported as written; it addresses the DBs).
+    pub area: Area,
+    /// DB number (DB/DI only).
+    pub db: u16,
+    /// First byte written.
+    pub offset: usize,
+    /// Bit number for a bit write.
+    pub bit: Option<u8>,
+    /// The bytes written.
+    pub data: &'a [u8],
 }
 
 /// Where the session reports events. Implementations must not block or allocate.
 pub trait EventSink {
     /// Reports one event.
     fn event(&mut self, e: Event);
+    /// Reports one applied client write with its data. The default ignores it.
+    fn client_write(&mut self, w: &WriteRef<'_>) {
+        let _ = w;
+    }
 }
 
 /// Discards everything (tests, benches).

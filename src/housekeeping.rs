@@ -15,7 +15,7 @@ use crate::telemetry::{hgrm, Exchange, Telemetry};
 const POLL: Duration = Duration::from_millis(5);
 
 /// Logs one event at the level it deserves.
-pub fn log_event(e: &Event) {
+pub(crate) fn log_event(e: &Event) {
     match e {
         Event::Listening(a) => log::info!("listening on {a}"),
         Event::Connected { slot, peer } => log::info!("slot {slot}: connected from {peer}"),
@@ -51,29 +51,20 @@ pub fn log_event(e: &Event) {
         Event::ConnectionRefused { slot, tsap, reason } => {
             log::warn!("slot {slot}: connection to TSAP {tsap:#06x} refused: {reason:?}")
         }
-        Event::ClientWrite {
-            slot,
-            area,
-            db,
-            offset,
-            len,
-            bit,
-        } => match bit {
-            Some(b) => log::debug!("slot {slot}: write {area:?} DB{db} {offset}.{b}"),
-            None => log::debug!("slot {slot}: write {area:?} DB{db} offset {offset} len {len}"),
-        },
     }
 }
 
 /// What housekeeping does with telemetry.
 #[derive(Debug, Clone)]
-pub struct Reporting {
+pub(crate) struct Reporting {
     /// Snapshots from the RT thread.
-    pub exchange: Exchange,
+    pub(crate) exchange: Exchange,
     /// Where to write the histogram files (none: not written).
-    pub histogram_dir: Option<PathBuf>,
+    pub(crate) histogram_dir: Option<PathBuf>,
     /// Set (e.g. by a SIGUSR1 handler) to have the files written now; housekeeping clears it.
-    pub dump: Arc<AtomicBool>,
+    pub(crate) dump: Arc<AtomicBool>,
+    /// Messages of the snapshot writer, which does not log itself.
+    pub(crate) persist: Option<Arc<crate::persist::Status>>,
 }
 
 fn write_files(dir: &Option<PathBuf>, total: &Telemetry, drops: u64) {
@@ -87,7 +78,7 @@ fn write_files(dir: &Option<PathBuf>, total: &Telemetry, drops: u64) {
 
 /// Starts the thread; it drains until `done` is set and both queues are empty, writes the
 /// histogram files, and returns the totals since start.
-pub fn spawn(
+pub(crate) fn spawn(
     queue: EventQueue,
     done: Arc<AtomicBool>,
     reporting: Reporting,
@@ -103,6 +94,11 @@ pub fn spawn(
                 let finished = done.load(Ordering::Acquire);
                 while let Some(e) = queue.pop() {
                     log_event(&e);
+                }
+                if let Some(p) = &reporting.persist {
+                    for (level, msg) in p.drain() {
+                        log::log!(level, "{msg}");
+                    }
                 }
                 let dropped = queue.dropped();
                 if dropped != dropped_seen {

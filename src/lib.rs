@@ -1,21 +1,34 @@
 //! s7rt: a hard-real-time Siemens S7 (S7comm over ISO-on-TCP) PLC protocol server.
 //!
-//! Layers, from the wire up: [`wire`] (bytes ↔ meaning), [`plc`] (the emulated CPU's image),
-//! [`service`] (one module per S7 function family), [`session`] (one connection's sans-IO
-//! state machine), [`event_loop`] (the only code that touches sockets, run on one pinned
-//! SCHED_FIFO thread), [`housekeeping`] (logging, off the RT thread), [`config`] and
-//! [`server`] (start-up in the order the real-time rules demand).
+//! What the library offers:
+//! - [`server::Server`] starts the server from a [`config::Config`] (the `s7rtd` daemon is
+//!   a thin command line around the two);
+//! - [`session::Session`], the sans-IO protocol engine of one connection (bytes in, bytes out,
+//!   no sockets and no clock), over a process image implementing [`plc::Memory`];
+//! - [`client::Client`], a small blocking S7 client (for tools, tests and load generators);
+//! - [`wire`], the TPKT/COTP/S7comm codec, for tools that build or inspect frames;
+//! - [`events`] and [`telemetry`], what the server reports; [`rt`], the real-time process
+//!   measures (pinning, SCHED_FIFO, page-fault counters) for tools that measure it.
+//!
+//! Inside, from the wire up: `wire` (bytes ↔ meaning), `plc` (the emulated CPU's image),
+//! `service` (the S7 job router `service::dispatch` and one module per S7 function family),
+//! `session` (the COTP transport of one connection), `event_loop` (the only code that touches
+//! sockets, run on one pinned SCHED_FIFO thread), `housekeeping` (logging, off the RT
+//! thread), `config` and `server` (start-up in the order the real-time rules demand).
+//! `docs/architecture.md` draws the module map and one request's path.
 
 pub mod client;
 pub mod config;
-pub mod event_loop;
+mod event_loop;
 pub mod events;
-pub mod housekeeping;
-pub mod load;
+pub mod host;
+mod housekeeping;
+pub mod persist;
 pub mod plc;
 pub mod rt;
 pub mod server;
-pub mod service;
+mod service;
 pub mod session;
+mod settings;
 pub mod telemetry;
 pub mod wire;

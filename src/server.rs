@@ -14,9 +14,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::event_loop::{Control, EventLoop};
+pub use crate::event_loop::Control;
+use crate::event_loop::EventLoop;
 use crate::events::{Event, EventQueue};
+use crate::host::{self, Host};
 use crate::housekeeping;
+use crate::persist::{self, Persistence};
 use crate::plc::{Cpu, Image, Now};
 use crate::rt::{self, Missing};
 use crate::telemetry::{Exchange, Telemetry};
@@ -65,6 +68,8 @@ pub struct Server {
     dump: Arc<AtomicBool>,
     hk_done: Arc<AtomicBool>,
     queue: EventQueue,
+    host: Host,
+    persistence: Option<Persistence>,
     /// Real-time measures that could not be applied (empty when all were).
     pub missing: Vec<String>,
 }
@@ -72,6 +77,19 @@ pub struct Server {
 impl Server {
     /// Starts the server described by `cfg`.
     pub fn start(cfg: &Config) -> anyhow::Result<Server> {
+        let mut image = Image::new(&cfg.image_spec());
+        // Retentive data is back in the image before the listener exists.
+        let persist_settings = persist::settings(cfg, &[]);
+        let restored = match &persist_settings {
+            Some(s) => {
+                let r = persist::restore(s, &mut image).map_err(anyhow::Error::msg)?;
+                for (level, msg) in &r.messages {
+                    log::log!(*level, "{msg}");
+                }
+                Some(r.newest_seen)
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(cfg.listen).map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
                 " (ports below 1024 need root or CAP_NET_BIND_SERVICE; or listen on another port with --listen)"
@@ -84,7 +102,6 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let listener: OwnedFd = listener.into();
 
-        let mut image = Image::new(&cfg.image_spec());
         image.prefault();
         let queue = EventQueue::new(cfg.event_queue);
         let control = Arc::new(Control::default());
@@ -100,6 +117,14 @@ impl Server {
             cfg.loop_config(),
         )?;
         event_loop.prefault();
+        let (host, port) = host::pair(&cfg.image_spec(), &cfg.host, None);
+        event_loop.attach_host(port);
+        let mut persistence = None;
+        if let (Some(s), Some(newest)) = (persist_settings, restored) {
+            let (p, snapshotter) = Persistence::start(s, newest)?;
+            event_loop.attach_persist(snapshotter);
+            persistence = Some(p);
+        }
         let exchange = Exchange::new(2);
         event_loop.set_reporting(
             exchange.clone(),
@@ -115,6 +140,7 @@ impl Server {
                 exchange: exchange.clone(),
                 histogram_dir: cfg.telemetry.histogram_dir.clone(),
                 dump: dump.clone(),
+                persist: persistence.as_ref().map(|p| p.status()),
             },
         )?;
 
@@ -197,6 +223,8 @@ impl Server {
             hk_done,
             dump,
             queue,
+            host,
+            persistence,
             missing: missing.iter().map(|m| m.to_string()).collect(),
         };
         if refuse {
@@ -220,6 +248,12 @@ impl Server {
             }
         }
         Ok(server)
+    }
+
+    /// A handle for the host application: write and read the image, receive client
+    /// writes (see [`crate::host`]). Clone it freely.
+    pub fn host(&self) -> Host {
+        self.host.clone()
     }
 
     /// The bound address (useful with port 0).
@@ -259,6 +293,15 @@ impl Server {
                 .map_err(anyhow::Error::msg),
             None => Err(anyhow::anyhow!("already stopped")),
         };
+        // The final snapshot, on this thread (neither the RT thread nor the logging one),
+        // before housekeeping stops so its messages are still logged.
+        if let (Ok(rt), Some(p)) = (&result, self.persistence.as_mut()) {
+            match p.finish(&rt.image) {
+                Ok(path) => log::info!("retentive data saved to {}", path.display()),
+                Err(e) => log::error!("{e}"),
+            }
+        }
+        self.persistence = None;
         self.hk_done.store(true, Ordering::Release);
         let telemetry = match self.housekeeping.take() {
             Some(h) => h

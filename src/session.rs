@@ -1,70 +1,38 @@
-//! One connection's protocol state machine, sans I/O.
+//! One connection's COTP transport, sans I/O: connect (CR/CC, or a DR naming the cause),
+//! reassembly of DT TPDUs into S7 PDUs, fragmentation of answers into TPDUs of the confirmed
+//! size, and disconnect (DR/DC). Each complete PDU goes to [`crate::service::dispatch`], the
+//! S7 job router.
 //!
 //! Input: bytes received (`rx`), the current time and the image. Output: bytes to send,
 //! written into `tx`, and whether to close. No sockets, no clock reads, no logging, no
 //! allocation after [`Session::new`]: the event loop owns all of that.
 //!
 //! Phases: waiting for the COTP connection request → COTP connected (only Setup
-//! Communication is served) → established (negotiated PDU; every job answered once, with the
-//! client's PDU reference echoed).
+//! Communication is served until it negotiated a PDU length) → established.
 //!
 //! During a block download the roles reverse (PROTOCOL.md §10): after answering the client's
 //! request download, the session itself sends jobs (`1B`, `1C`, with its own PDU references)
 //! behind its answer, and takes the client's Ack_Data answers to them as input.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::events::{CloseReason, Event, EventSink};
 use crate::plc::diag::event_id;
 use crate::plc::{Cpu, Memory, Now};
 use crate::service::conn::ConnState;
-use crate::service::userdata::{Ctx, UdAnswer};
-use crate::service::{
-    control, download, read_var, upload, userdata as ud_service, write_var, Answer, JobError,
-};
+use crate::service::ctx::Ctx;
+use crate::service::dispatch;
+use crate::settings::FRAME_OVERHEAD;
 use crate::wire::cotp::{self, ConnectConfirm, TpduCode};
-use crate::wire::s7::{self, Rosctr};
-use crate::wire::{
-    setup, tpkt, userdata, var, CotpPacket, Error as WireError, HeaderError, S7Header,
-};
+use crate::wire::{tpkt, CotpPacket, Error as WireError};
+
+pub use crate::settings::Limits;
 
 /// Largest TPDU we confirm: fits a 960-byte PDU plus the DT header in one TPDU, and is what
 /// real CPUs confirm to Snap7-family clients.
 pub const MAX_TPDU_LEN: usize = 1024;
 /// Largest TPKT we accept from a client (a TPDU of `MAX_TPDU_LEN` plus the TPKT header).
 pub const MAX_TPKT_LEN: usize = MAX_TPDU_LEN + tpkt::HEADER_LEN;
-/// The smallest PDU real clients tolerate (Snap7 `MinPduSize`).
-pub const MIN_PDU_LEN: u16 = 240;
-/// Smallest TPDU (ISO 8073 default, 128 bytes) and therefore the smallest DT payload.
-const MIN_DT_PAYLOAD: usize = 128 - cotp::DT_HEADER_LEN;
-/// Room a TPKT + DT header takes in front of each fragment.
-const FRAME_OVERHEAD: usize = tpkt::HEADER_LEN + cotp::DT_HEADER_LEN;
-
-/// Per-connection limits from the configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest PDU to negotiate (240, 480 or 960).
-    pub max_pdu: u16,
-    /// Largest AmQ to grant.
-    pub max_amq: u16,
-    /// Close a connection silent for this long.
-    pub idle_timeout: Duration,
-}
-
-impl Limits {
-    /// Bytes `tx` must have free for the longest single reply (a max PDU fragmented into
-    /// the smallest TPDUs a client may choose).
-    pub fn max_reply_len(&self) -> usize {
-        let pdu = self.max_pdu as usize;
-        pdu + FRAME_OVERHEAD * pdu.div_ceil(MIN_DT_PAYLOAD)
-    }
-
-    /// Bytes the reassembly buffer holds: one PDU larger than allowed is still read whole so
-    /// it can be answered with 0x8500 instead of closing the connection.
-    fn reassembly_len(&self) -> usize {
-        2 * self.max_pdu as usize
-    }
-}
 
 /// Outcome of one [`Session::handle_rx`] call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +49,16 @@ pub struct Step {
 enum Phase {
     AwaitConnect,
     Connected,
-    Established,
+}
+
+/// DT TPDUs of a PDU not yet complete (the last one carries EOT).
+#[derive(Debug)]
+struct Reassembly {
+    buf: Box<[u8]>,
+    len: usize,
+    /// The PDU outgrew `buf`: its first bytes (they hold the PDU reference) are kept and it
+    /// is answered with 0x8500.
+    overflow: bool,
 }
 
 /// A connection's protocol state.
@@ -92,10 +69,7 @@ pub struct Session {
     phase: Phase,
     client_ref: u16,
     tpdu_len: usize,
-    pdu_len: u16,
-    reasm: Box<[u8]>,
-    reasm_len: usize,
-    reasm_overflow: bool,
+    reasm: Reassembly,
     /// When bytes last arrived; the idle deadline is derived from it only when checked, so
     /// a request costs no time arithmetic for it.
     last_activity: Instant,
@@ -111,10 +85,11 @@ impl Session {
             phase: Phase::AwaitConnect,
             client_ref: 0,
             tpdu_len: 128,
-            pdu_len: 0,
-            reasm: vec![0; limits.reassembly_len()].into(),
-            reasm_len: 0,
-            reasm_overflow: false,
+            reasm: Reassembly {
+                buf: vec![0; limits.reassembly_len()].into(),
+                len: 0,
+                overflow: false,
+            },
             last_activity: now,
             conn: ConnState::default(),
         }
@@ -125,9 +100,8 @@ impl Session {
         self.phase = Phase::AwaitConnect;
         self.client_ref = 0;
         self.tpdu_len = 128;
-        self.pdu_len = 0;
-        self.reasm_len = 0;
-        self.reasm_overflow = false;
+        self.reasm.len = 0;
+        self.reasm.overflow = false;
         self.last_activity = now;
         self.conn = ConnState::default();
     }
@@ -145,19 +119,9 @@ impl Session {
 
     /// Writes to every page of the reassembly buffer (start-up prefault).
     pub fn prefault(&mut self) {
-        for i in (0..self.reasm.len()).step_by(4096) {
-            self.reasm[i] = std::hint::black_box(0);
+        for i in (0..self.reasm.buf.len()).step_by(4096) {
+            self.reasm.buf[i] = std::hint::black_box(0);
         }
-    }
-
-    /// The negotiated PDU length (0 before Setup Communication).
-    pub fn pdu_len(&self) -> u16 {
-        self.pdu_len
-    }
-
-    /// When the connection times out unless more bytes arrive.
-    pub fn poll_timeout(&self) -> Instant {
-        self.last_activity + self.limits.idle_timeout
     }
 
     /// Closes the connection if its idle deadline has passed.
@@ -202,22 +166,16 @@ impl Session {
             (TpduCode::ConnectRequest, _) => close(n, CloseReason::UnexpectedConnectRequest),
             (TpduCode::Data, Phase::AwaitConnect) => close(n, CloseReason::DataBeforeConnect),
             (TpduCode::Data, _) => {
-                let mut conn = self.conn;
                 let mut ctx = Ctx {
                     mem,
                     cpu,
-                    conn: &mut conn,
+                    conn: &mut self.conn,
                     events,
                     wall_ms: now.wall_ms,
-                    pdu_len: self.pdu_len,
+                    limits: self.limits,
                     slot: self.slot,
                 };
-                let reply_len = self.data(&cotp, &mut ctx, tx);
-                // Keep what the services changed (cursors, legitimation) but not the
-                // connection type, which only `connect`/`release` manage.
-                let conn_type = self.conn.conn_type;
-                self.conn = conn;
-                self.conn.conn_type = conn_type;
+                let reply_len = self.reasm.data(&cotp, self.tpdu_len, &mut ctx, tx);
                 Step {
                     consumed: n,
                     reply_len,
@@ -319,375 +277,93 @@ impl Session {
             None => close(n, CloseReason::ConnectRefused),
         }
     }
+}
 
+impl Reassembly {
     /// Handles a DT TPDU: reassembles until EOT, then answers the complete PDU.
     fn data<M: Memory, E: EventSink>(
         &mut self,
         dt: &CotpPacket<&[u8]>,
+        tpdu_len: usize,
         ctx: &mut Ctx<'_, M, E>,
         tx: &mut [u8],
     ) -> usize {
         let part = dt.payload();
-        if !dt.eot() || self.reasm_len > 0 || self.reasm_overflow {
-            match self
-                .reasm
-                .get_mut(self.reasm_len..self.reasm_len + part.len())
-            {
+        if !dt.eot() || self.len > 0 || self.overflow {
+            match self.buf.get_mut(self.len..self.len + part.len()) {
                 Some(dst) => {
                     dst.copy_from_slice(part);
-                    self.reasm_len += part.len();
+                    self.len += part.len();
                 }
-                None => {
-                    // Keep the first bytes (they hold the PDU reference) and answer 0x8500.
-                    self.reasm_overflow = true;
-                }
+                None => self.overflow = true,
             }
             if !dt.eot() {
                 return 0;
             }
-            let reasm = std::mem::take(&mut self.reasm);
-            let len = self.reasm_len;
-            let reply = if self.reasm_overflow {
-                let pdu_ref = s7::peek_pdu_ref(&reasm[..len]).unwrap_or(0);
-                self.error_ack(tx, pdu_ref, 0, HeaderError::PDU_SIZE, ctx.events)
-            } else {
-                self.pdu(&reasm[..len], ctx, tx)
+            let pdu = &self.buf[..self.len];
+            let reply = match self.overflow {
+                true => {
+                    let len = tx
+                        .get_mut(FRAME_OVERHEAD..)
+                        .map_or(0, |out| dispatch::too_long(pdu, ctx, out));
+                    frame(tx, tpdu_len, len)
+                }
+                false => answer(pdu, tpdu_len, ctx, tx),
             };
-            self.reasm = reasm;
-            self.reasm_len = 0;
-            self.reasm_overflow = false;
+            self.len = 0;
+            self.overflow = false;
             return reply;
         }
         if part.is_empty() {
             return 0; // an empty DT is a legal no-op (Snap7 treats it as an empty ack)
         }
-        self.pdu(part, ctx, tx)
+        answer(part, tpdu_len, ctx, tx)
     }
+}
 
-    /// Answers one complete S7 PDU and appends the job the CPU sends next during a download
-    /// (after the answer to request download, or in place of an answer to the client's
-    /// Ack_Data); returns the framed length of both.
-    fn pdu<M: Memory, E: EventSink>(
-        &mut self,
-        pdu: &[u8],
-        ctx: &mut Ctx<'_, M, E>,
-        tx: &mut [u8],
-    ) -> usize {
-        let reply = self.answer_pdu(pdu, ctx, tx);
-        match ctx.conn.download.is_some_and(|d| !d.sent) {
-            true => reply + self.send_job(ctx, tx.get_mut(reply..).unwrap_or_default()),
-            false => reply,
-        }
-    }
+/// Answers one complete S7 PDU and appends the job the CPU sends next during a download
+/// (after the answer to request download, or in place of an answer to the client's
+/// Ack_Data); returns the framed length of both.
+fn answer<M: Memory, E: EventSink>(
+    pdu: &[u8],
+    tpdu_len: usize,
+    ctx: &mut Ctx<'_, M, E>,
+    tx: &mut [u8],
+) -> usize {
+    let len = tx
+        .get_mut(FRAME_OVERHEAD..)
+        .map_or(0, |out| dispatch::answer(pdu, ctx, out));
+    let reply = frame(tx, tpdu_len, len);
+    let rest = tx.get_mut(reply..).unwrap_or_default();
+    let job = rest
+        .get_mut(FRAME_OVERHEAD..)
+        .map_or(0, |out| dispatch::next_job(ctx, out));
+    reply + frame(rest, tpdu_len, job)
+}
 
-    /// Sends the next download job (`1B` or `1C`) into `tx`, framed.
-    fn send_job<M, E>(&self, ctx: &mut Ctx<'_, M, E>, tx: &mut [u8]) -> usize {
-        let len = tx
-            .get_mut(FRAME_OVERHEAD..)
-            .and_then(|b| download::emit_job(ctx, b))
-            .unwrap_or(0);
-        self.frame(tx, len)
+/// Wraps the S7 PDU at `tx[7..7 + pdu_len]` into TPKT/DT records of at most the confirmed
+/// TPDU size, in place. Returns the total length (0 if nothing to send).
+fn frame(tx: &mut [u8], tpdu_len: usize, pdu_len: usize) -> usize {
+    if pdu_len == 0 {
+        return 0;
     }
-
-    /// Answers one complete S7 PDU; returns the framed reply length.
-    fn answer_pdu<M: Memory, E: EventSink>(
-        &mut self,
-        pdu: &[u8],
-        ctx: &mut Ctx<'_, M, E>,
-        tx: &mut [u8],
-    ) -> usize {
-        let pdu_ref = s7::peek_pdu_ref(pdu).unwrap_or(0);
-        let function = pdu.get(1).copied().unwrap_or(0);
-        let header = match S7Header::new_checked(pdu) {
-            Ok(h) => h,
-            Err(_) => {
-                return self.error_ack(
-                    tx,
-                    pdu_ref,
-                    function,
-                    HeaderError::NOT_IMPLEMENTED,
-                    ctx.events,
-                )
-            }
-        };
-        if self.phase == Phase::Established && pdu.len() > self.pdu_len as usize {
-            return self.error_ack(tx, pdu_ref, function, HeaderError::PDU_SIZE, ctx.events);
-        }
-        let function = header.params().first().copied().unwrap_or(0);
-        let level = ctx.level();
-        let result: Result<Answer, JobError> = match (header.rosctr(), function) {
-            (Rosctr::Job, setup::FUNCTION) => {
-                self.setup(&header, tx, ctx.events).map_err(JobError::from)
-            }
-            // Nothing but Setup Communication before a PDU size exists: every other request
-            // "exceeds" the (not yet negotiated) PDU.
-            (_, _) if self.phase != Phase::Established => Err(HeaderError::PDU_SIZE.into()),
-            // Protection level 3 (read/write protection) refuses reads, level 2 writes:
-            // every item answers 0x03 "access denied", which clients report per item.
-            (Rosctr::Job, var::READ) if level >= 3 => self.refuse_items(&header, tx, 4),
-            (Rosctr::Job, var::WRITE) if level >= 2 => self.refuse_items(&header, tx, 1),
-            (Rosctr::Job, var::READ) => self.read(&header, ctx.mem, tx).map_err(JobError::from),
-            (Rosctr::Job, var::WRITE) => self
-                .write(&header, ctx.mem, tx, ctx.events)
-                .map_err(JobError::from),
-            (Rosctr::Job, f) => {
-                let p = header.params();
-                let body = self.body(tx);
-                match f {
-                    control::STOP => control::stop(p, ctx, body),
-                    control::PI_SERVICE => control::pi_service(p, ctx, body),
-                    upload::START => upload::start(p, ctx, body),
-                    upload::UPLOAD => upload::upload(p, ctx, body),
-                    upload::END => upload::end(p, ctx, body),
-                    download::REQUEST => download::request(p, ctx, body),
-                    // Download block and download ended are jobs the CPU sends, never
-                    // serves; without download they are refused like request download.
-                    download::BLOCK | download::ENDED if !ctx.cpu.download_allowed() => {
-                        Err(control::PROTECTED.into())
-                    }
-                    _ => Err(HeaderError::NOT_IMPLEMENTED.into()),
-                }
-            }
-            // The client's answer to the CPU's own download job: consumed, no reply (the
-            // next job, if any, follows in `pdu`).
-            (Rosctr::AckData, _)
-                if ctx
-                    .conn
-                    .download
-                    .is_some_and(|d| d.sent && d.pdu_ref == header.pdu_ref()) =>
-            {
-                download::answer(header.error(), header.params(), header.data(), ctx);
-                return 0;
-            }
-            (Rosctr::Userdata, _) => return self.userdata(&header, ctx, tx),
-            _ => Err(HeaderError::NOT_IMPLEMENTED.into()),
-        };
-        let (a, error) = match result {
-            Ok(a) => (a, HeaderError::NONE),
-            Err(JobError { error, param_len }) if param_len > 0 => {
-                ctx.events.event(Event::RequestRejected {
-                    slot: self.slot,
-                    function,
-                    error,
-                });
-                (
-                    Answer {
-                        param_len,
-                        data_len: 0,
-                    },
-                    error,
-                )
-            }
-            Err(e) => return self.error_ack(tx, pdu_ref, function, e.error, ctx.events),
-        };
-        let body = s7::emit_header(
-            &mut tx[FRAME_OVERHEAD..],
-            Rosctr::AckData,
-            pdu_ref,
-            a.param_len,
-            a.data_len,
-            error,
-        )
-        .map(|hl| hl + a.param_len + a.data_len)
-        .unwrap_or(0);
-        self.frame(tx, body)
+    let chunk = tpdu_len - cotp::DT_HEADER_LEN;
+    let k = pdu_len.div_ceil(chunk);
+    if FRAME_OVERHEAD * k + pdu_len > tx.len() {
+        return 0;
     }
-
-    /// The slice of `tx` where the parameter part of an Ack_Data answer goes, bounded by the
-    /// negotiated PDU so no service can write a reply larger than it.
-    fn body<'t>(&self, tx: &'t mut [u8]) -> &'t mut [u8] {
-        let start = FRAME_OVERHEAD + s7::header_len(0x03);
-        let end = (FRAME_OVERHEAD + self.pdu_len as usize).min(tx.len());
-        tx.get_mut(start..end).unwrap_or_default()
+    // Move fragments to their final places from the last to the first: each one moves
+    // towards the end, so a fragment never overwrites one not yet moved.
+    for i in (0..k).rev() {
+        let start = FRAME_OVERHEAD + i * chunk;
+        let end = (start + chunk).min(FRAME_OVERHEAD + pdu_len);
+        let dst = FRAME_OVERHEAD * (i + 1) + i * chunk;
+        tx.copy_within(start..end, dst);
+        let hdr = dst - FRAME_OVERHEAD;
+        let _ = tpkt::emit_header(&mut tx[hdr..], FRAME_OVERHEAD + end - start);
+        let _ = cotp::emit_dt_header(&mut tx[hdr + tpkt::HEADER_LEN..], i + 1 == k);
     }
-
-    /// Answers a Read/Write Var whose items are all refused with 0x03 (access denied);
-    /// `item_len` is 4 for read items (`03 00 00 00`) and 1 for write items.
-    fn refuse_items(
-        &self,
-        h: &S7Header<&[u8]>,
-        tx: &mut [u8],
-        item_len: usize,
-    ) -> Result<Answer, JobError> {
-        let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
-        let n = req.count();
-        let function = h.params().first().copied().unwrap_or(0);
-        let body = self.body(tx);
-        let out = body
-            .get_mut(..2 + n * item_len)
-            .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
-        out.fill(0);
-        out[0] = function;
-        out[1] = n as u8;
-        for i in 0..n {
-            out[2 + i * item_len] = 0x03;
-        }
-        Ok(Answer {
-            param_len: 2,
-            data_len: n * item_len,
-        })
-    }
-
-    fn setup<E: EventSink>(
-        &mut self,
-        h: &S7Header<&[u8]>,
-        tx: &mut [u8],
-        events: &mut E,
-    ) -> Result<Answer, HeaderError> {
-        let req = setup::Repr::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
-        let granted = setup::Repr {
-            amq_calling: req.amq_calling.min(self.limits.max_amq),
-            amq_called: req.amq_called.min(self.limits.max_amq),
-            pdu_len: req
-                .pdu_len
-                .clamp(MIN_PDU_LEN, self.limits.max_pdu.max(MIN_PDU_LEN)),
-        };
-        self.pdu_len = granted.pdu_len;
-        self.phase = Phase::Established;
-        events.event(Event::Negotiated {
-            slot: self.slot,
-            pdu_len: granted.pdu_len,
-        });
-        let len = granted.emit(self.body(tx)).ok_or(HeaderError::PDU_SIZE)?;
-        Ok(Answer {
-            param_len: len,
-            data_len: 0,
-        })
-    }
-
-    fn read<M: Memory>(
-        &self,
-        h: &S7Header<&[u8]>,
-        mem: &M,
-        tx: &mut [u8],
-    ) -> Result<Answer, HeaderError> {
-        let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
-        if !h.data().is_empty() {
-            return Err(HeaderError::NOT_IMPLEMENTED);
-        }
-        read_var::read_var(&req, mem, self.body(tx))
-    }
-
-    fn write<M: Memory, E: EventSink>(
-        &self,
-        h: &S7Header<&[u8]>,
-        mem: &mut M,
-        tx: &mut [u8],
-        events: &mut E,
-    ) -> Result<Answer, HeaderError> {
-        let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
-        let slot = self.slot;
-        write_var::write_var(&req, h.data(), mem, self.body(tx), |w| {
-            events.event(Event::ClientWrite {
-                slot,
-                area: w.item.area,
-                db: w.item.db,
-                offset: w.target.offset as u32,
-                len: w.target.len as u16,
-                bit: w.target.bit,
-            })
-        })
-    }
-
-    /// Userdata: routed by [`ud_service::dispatch`]; every request gets an answer, an
-    /// error answer (PROTOCOL.md §8.2) for what is not served.
-    fn userdata<M: Memory, E: EventSink>(
-        &mut self,
-        h: &S7Header<&[u8]>,
-        ctx: &mut Ctx<'_, M, E>,
-        tx: &mut [u8],
-    ) -> usize {
-        let Ok(p) = userdata::Params::parse(h.params()) else {
-            return self.error_ack(
-                tx,
-                h.pdu_ref(),
-                0x07,
-                HeaderError::NOT_IMPLEMENTED,
-                ctx.events,
-            );
-        };
-        let plen = userdata::RESPONSE_PARAM_LEN;
-        // The userdata header is 10 bytes: parameter and data follow it directly.
-        let start = FRAME_OVERHEAD + s7::header_len(0x07);
-        let end = (FRAME_OVERHEAD + self.pdu_len as usize).min(tx.len());
-        let Some(area) = tx.get_mut(start..end).filter(|a| a.len() >= plen + 4) else {
-            return 0;
-        };
-        let (head, data) = area.split_at_mut(plen);
-        let mut a = ud_service::dispatch(&p, h.data(), ctx, data);
-        if a.error != HeaderError::NONE || a.data_len == 0 {
-            if a.error != HeaderError::NONE {
-                ctx.events.event(Event::RequestRejected {
-                    slot: self.slot,
-                    function: 0x07,
-                    error: a.error,
-                });
-            }
-            data[..4].copy_from_slice(&userdata::EMPTY_DATA);
-            a = UdAnswer { data_len: 4, ..a };
-        }
-        let _ = userdata::emit_response_params(
-            head,
-            p.group,
-            p.subfunction,
-            a.seq,
-            a.dur,
-            a.more,
-            a.error,
-        );
-        let hl = s7::emit_header(
-            &mut tx[FRAME_OVERHEAD..],
-            Rosctr::Userdata,
-            h.pdu_ref(),
-            plen,
-            a.data_len,
-            HeaderError::NONE,
-        )
-        .unwrap_or(0);
-        self.frame(tx, hl + plen + a.data_len)
-    }
-
-    fn error_ack<E: EventSink>(
-        &self,
-        tx: &mut [u8],
-        pdu_ref: u16,
-        function: u8,
-        e: HeaderError,
-        events: &mut E,
-    ) -> usize {
-        events.event(Event::RequestRejected {
-            slot: self.slot,
-            function,
-            error: e,
-        });
-        let len = s7::emit_error_ack(&mut tx[FRAME_OVERHEAD..], pdu_ref, e).unwrap_or(0);
-        self.frame(tx, len)
-    }
-
-    /// Wraps the S7 PDU at `tx[7..7 + pdu_len]` into TPKT/DT records of at most the
-    /// confirmed TPDU size, in place. Returns the total length (0 if nothing to send).
-    fn frame(&self, tx: &mut [u8], pdu_len: usize) -> usize {
-        if pdu_len == 0 {
-            return 0;
-        }
-        let chunk = self.tpdu_len - cotp::DT_HEADER_LEN;
-        let k = pdu_len.div_ceil(chunk);
-        if FRAME_OVERHEAD * k + pdu_len > tx.len() {
-            return 0;
-        }
-        // Move fragments to their final places from the last to the first: each one moves
-        // towards the end, so a fragment never overwrites one not yet moved.
-        for i in (0..k).rev() {
-            let start = FRAME_OVERHEAD + i * chunk;
-            let end = (start + chunk).min(FRAME_OVERHEAD + pdu_len);
-            let dst = FRAME_OVERHEAD * (i + 1) + i * chunk;
-            tx.copy_within(start..end, dst);
-            let hdr = dst - FRAME_OVERHEAD;
-            let _ = tpkt::emit_header(&mut tx[hdr..], FRAME_OVERHEAD + end - start);
-            let _ = cotp::emit_dt_header(&mut tx[hdr + tpkt::HEADER_LEN..], i + 1 == k);
-        }
-        FRAME_OVERHEAD * k + pdu_len
-    }
+    FRAME_OVERHEAD * k + pdu_len
 }
 
 fn close(consumed: usize, reason: CloseReason) -> Step {

@@ -118,7 +118,7 @@ fn identification_records_1_6_7_equal_snap7s_records() {
 #[test]
 fn protection_and_communication_records_report_live_values() {
     let (mut h, f) = golden_harness();
-    h.cpu = Cpu::for_tests(GOLDEN_WALL_MS); // no password, as in the golden server
+    h.cpu = test_cpu(GOLDEN_WALL_MS); // no password, as in the golden server
     let prot = h.feed(&f[&54]);
     assert_eq!(
         &prot[..53],
@@ -419,11 +419,11 @@ fn protection_level_2_refuses_writes_and_control_until_the_password_is_entered()
     let (s, _) = szl_stream(&mut h, 0x0232, 4);
     assert_eq!(&s[4..14], &hex("0004 0001 0002 0002 0002")[..]);
     // Wrong password ("secreT").
-    let wrong = s7rt::plc::cpu::scramble("secreT");
+    let wrong = s7rt::plc::scramble("secreT");
     let (p, _) = ud_parts(&h.feed(&password(&wrong)));
     assert_eq!(&p[10..12], &[0xD6, 0x02]);
     assert_eq!(ack_data(&h.feed(&write)), &[0x03]);
-    let right = s7rt::plc::cpu::scramble("secret");
+    let right = s7rt::plc::scramble("secret");
     let (p, _) = ud_parts(&h.feed(&password(&right)));
     assert_eq!(&p[10..12], &[0, 0]);
     assert_eq!(ack_data(&h.feed(&write)), &[0xFF]);
@@ -570,17 +570,17 @@ fn connection_quota_and_rack_slot_refusals_send_a_disconnect_request() {
     assert_eq!(dr, hex("0300000b 06 80 0001 0000 03"));
     assert!(h.closed.is_some());
     let mut h2 = Harness::new(LIMITS);
-    h2.cpu = std::mem::replace(&mut h.cpu, Cpu::for_tests(0));
+    h2.cpu = std::mem::replace(&mut h.cpu, test_cpu(0));
     assert_eq!(h2.feed(&cr(0x0A, [0x01, 0x02])).len(), 22, "PG to slot 2");
     let mut h3 = Harness::new(LIMITS);
-    h3.cpu = std::mem::replace(&mut h2.cpu, Cpu::for_tests(0));
+    h3.cpu = std::mem::replace(&mut h2.cpu, test_cpu(0));
     // Second PG: quota 1 exhausted → DR reason 1; OP quota 0.
     assert_eq!(
         h3.feed(&cr(0x0A, [0x01, 0x02])),
         hex("0300000b 06 80 0001 0000 01")
     );
     let mut h4 = Harness::new(LIMITS);
-    h4.cpu = std::mem::replace(&mut h3.cpu, Cpu::for_tests(0));
+    h4.cpu = std::mem::replace(&mut h3.cpu, test_cpu(0));
     assert_eq!(
         h4.feed(&cr(0x0A, [0x02, 0x02])),
         hex("0300000b 06 80 0001 0000 01")
@@ -588,7 +588,7 @@ fn connection_quota_and_rack_slot_refusals_send_a_disconnect_request() {
     // The first PG connection closes: its place is free again.
     h2.session.release(&mut h4.cpu);
     let mut h5 = Harness::new(LIMITS);
-    h5.cpu = std::mem::replace(&mut h4.cpu, Cpu::for_tests(0));
+    h5.cpu = std::mem::replace(&mut h4.cpu, test_cpu(0));
     assert_eq!(h5.feed(&cr(0x0A, [0x01, 0x02])).len(), 22);
     assert_eq!(h5.cpu.open_connections(), [1, 0, 0]);
 }

@@ -172,7 +172,7 @@ fn writes_from_concurrent_clients_are_all_kept() {
 
 #[test]
 fn timerfd_cycle_timer_serves_and_ticks_on_schedule_under_load() {
-    let mut server = start(|c| c.rt.cycle_timer = s7rt::event_loop::CycleTimer::Timerfd);
+    let mut server = start(|c| c.rt.cycle_timer = s7rt::config::CycleTimer::Timerfd);
     let mut c = Client::connect(server.local_addr(), 0, 1, 480).unwrap();
     c.write(Area::DataBlock, 1, 0, &[9, 8, 7]).unwrap();
     let mut out = [0u8; 3];
@@ -201,7 +201,7 @@ fn timerfd_cycle_timer_serves_and_ticks_on_schedule_under_load() {
 fn idle_timeout_works_with_the_timerfd_cycle_timer() {
     let server = start(|c| {
         c.idle_timeout_ms = 300;
-        c.rt.cycle_timer = s7rt::event_loop::CycleTimer::Timerfd;
+        c.rt.cycle_timer = s7rt::config::CycleTimer::Timerfd;
     });
     let mut s = raw_connect(&server);
     let mut b = [0u8; 1];

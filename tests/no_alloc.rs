@@ -24,6 +24,8 @@ use support::*;
 struct Counting;
 
 static RT_ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// The server tests count allocations of every thread named `s7rt-rt`: one server at a time.
+static ONE_SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const RT_THREAD_NAME: &[u8] = b"s7rt-rt";
 
 thread_local! {
@@ -141,14 +143,14 @@ fn session_serves_ten_thousand_requests_without_allocating_or_faulting() {
     for req in &mix {
         serve(&mut h, &mut tx, req); // warm-up
     }
-    let (a0, (f0, _)) = (allocs(), s7rt::rt::sys::thread_faults());
+    let (a0, (f0, _)) = (allocs(), s7rt::rt::thread_faults());
     let rounds = 1500;
     for _ in 0..rounds {
         for req in &mix {
             serve(&mut h, &mut tx, req);
         }
     }
-    let (a1, (f1, _)) = (allocs(), s7rt::rt::sys::thread_faults());
+    let (a1, (f1, _)) = (allocs(), s7rt::rt::thread_faults());
     assert!(rounds * mix.len() >= 10_000);
     assert_eq!(a1 - a0, 0, "allocations on the request path");
     assert_eq!(f1 - f0, 0, "minor page faults on the request path");
@@ -239,11 +241,11 @@ fn session_download_insert_and_delete_allocate_nothing() {
     let mut parts = parts;
     let mut ended = ended;
     cycle(&mut h, &mut tx, &mut parts, &mut ended); // warm-up
-    let (a0, (f0, _)) = (allocs(), s7rt::rt::sys::thread_faults());
+    let (a0, (f0, _)) = (allocs(), s7rt::rt::thread_faults());
     for _ in 0..300 {
         cycle(&mut h, &mut tx, &mut parts, &mut ended);
     }
-    let (a1, (f1, _)) = (allocs(), s7rt::rt::sys::thread_faults());
+    let (a1, (f1, _)) = (allocs(), s7rt::rt::thread_faults());
     assert_eq!(a1 - a0, 0, "allocations on the download path");
     assert_eq!(f1 - f0, 0, "minor page faults on the download path");
 }
@@ -264,6 +266,7 @@ fn rt_thread_minor_faults() -> u64 {
 
 #[test]
 fn server_rt_thread_serves_ten_thousand_socket_requests_without_allocating_or_faulting() {
+    let _one = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
     let mut cfg = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         ..Config::default()
@@ -301,6 +304,106 @@ fn server_rt_thread_serves_ten_thousand_socket_requests_without_allocating_or_fa
     drop(c);
     let stopped = server.shutdown().unwrap();
     assert!(stopped.telemetry.counters.replies >= 10_000);
+    assert_eq!(a1 - a0, 0, "allocations on the RT thread while serving");
+    assert_eq!(
+        f1 - f0,
+        0,
+        "minor page faults of the RT thread while serving"
+    );
+}
+
+/// The same with the host application busy beside the clients: host writes, bit writes,
+/// batches and reads, client-write notifications being received, and retentive snapshots
+/// copied in small chunks (with writes mirrored into the shadow) every 20 ms.
+#[test]
+fn server_rt_thread_serves_host_traffic_and_snapshots_without_allocating_or_faulting() {
+    let _one = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let dir = std::env::temp_dir().join(format!("s7rt-noalloc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cfg = Config::from_toml(&format!(
+        "listen = \"127.0.0.1:0\"\n[persist]\ndir = {:?}\ninterval_ms = 20\ncopy_per_cycle = 256\nretain_flags = 64\n\
+         [[db]]\nnumber = 1\nsize = 1024\nretain = true\n[[db]]\nnumber = 2\nsize = 2048\nretain = true\n",
+        dir.display().to_string()
+    ))
+    .unwrap();
+    cfg.rt.enabled = false;
+    let mut server = Server::start(&cfg).unwrap();
+    let host = server.host();
+    let stop = Arc::new(AtomicBool::new(false));
+    let host_thread = {
+        let (host, stop) = (host.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut k = 0u8;
+            while !stop.load(Ordering::Relaxed) {
+                k = k.wrapping_add(1);
+                let _ = host.write(Area::DataBlock, 1, 64, &[k; 100]);
+                let _ = host.write_bit(Area::Flags, 0, 5, 3, k & 1 == 1);
+                let mut b = host.batch();
+                b.write(Area::DataBlock, 2, 0, &[k; 300])
+                    .unwrap()
+                    .read(Area::DataBlock, 2, 0, 300)
+                    .unwrap();
+                let r = b.commit().unwrap();
+                assert_eq!(r[0], vec![k; 300]);
+                assert_eq!(host.read(Area::Flags, 0, 0, 8).unwrap().len(), 8);
+            }
+        })
+    };
+    let notes_thread = {
+        let (host, stop) = (host.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut notes = host.notifications().unwrap();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if notes
+                    .recv_timeout(std::time::Duration::from_millis(10))
+                    .is_some()
+                {
+                    n += 1;
+                }
+            }
+            n
+        })
+    };
+    let mut c = Client::connect(server.local_addr(), 0, 1, 480).unwrap();
+    let write = write_params(&[item(0x02, 8, 2, 0x84, 16, 0)]);
+    let write_d = write_data(&[(0x04, 64, &[7; 8])]);
+    let big = write_params(&[item(0x02, 200, 1, 0x84, 500, 0)]);
+    let big_d = write_data(&[(0x04, 1600, &[3; 200])]);
+    let bit = write_params(&[item(0x01, 1, 0, 0x83, 3, 5)]);
+    let bit_d = write_data(&[(0x03, 1, &[1])]);
+    let mut buf = [0u8; 4];
+    let mut round = |c: &mut Client| {
+        c.read(Area::DataBlock, 1, 0, &mut buf).unwrap();
+        c.request(Rosctr::Job, &write, &write_d).unwrap();
+        c.request(Rosctr::Job, &big, &big_d).unwrap();
+        c.request(Rosctr::Job, &bit, &bit_d).unwrap();
+    };
+    for _ in 0..200 {
+        round(&mut c); // warm-up
+    }
+    let st0 = host.stats();
+    let (a0, f0) = (RT_ALLOCS.load(Ordering::Relaxed), rt_thread_minor_faults());
+    for _ in 0..2500 {
+        round(&mut c);
+    }
+    let (a1, f1) = (RT_ALLOCS.load(Ordering::Relaxed), rt_thread_minor_faults());
+    let st1 = host.stats();
+    stop.store(true, Ordering::Relaxed);
+    host_thread.join().unwrap();
+    let notified = notes_thread.join().unwrap();
+    drop(c);
+    let stopped = server.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(stopped.telemetry.counters.replies >= 10_000);
+    // The host really was busy while the clients were served.
+    assert!(
+        st1.transactions - st0.transactions > 200,
+        "{st0:?} -> {st1:?}"
+    );
+    assert!(notified > 1000, "{notified} notifications");
     assert_eq!(a1 - a0, 0, "allocations on the RT thread while serving");
     assert_eq!(
         f1 - f0,

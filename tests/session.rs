@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use s7rt::events::{CloseReason, Event};
+use s7rt::events::CloseReason;
 use s7rt::plc::Memory;
 use s7rt::session::Limits;
 use s7rt::wire::var::Area;
@@ -323,13 +323,14 @@ fn write_then_read_back_and_item_codes_for_bad_writes() {
         &[0xAB, 0xCD]
     );
     assert_eq!(&h.image.area(Area::DataBlock, 2).unwrap()[..2], &[0, 0]);
-    let writes = h
-        .events
-        .0
-        .iter()
-        .filter(|e| matches!(e, Event::ClientWrite { .. }))
-        .count();
-    assert_eq!(writes, 2);
+    // Only the two applied items are reported, each with the bytes it wrote.
+    assert_eq!(
+        h.events.1,
+        vec![
+            (Area::DataBlock, 2, 10, None, vec![1, 2, 3]),
+            (Area::Flags, 0, 20, None, vec![0xAB, 0xCD]),
+        ]
+    );
 }
 
 #[test]

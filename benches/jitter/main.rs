@@ -5,7 +5,7 @@
 //! 1. cyclictest (Debian `rt-tests`) on the RT CPU at the loop's priority and interval;
 //! 2. s7rtd in this process, idle: the loop's own cycle wake-up latency;
 //! 3. s7rtd, the floor and Snap7, each pinned to the RT CPU (SCHED_FIFO when permitted),
-//!    driven by [`s7rt::load`] from the other CPU: 1, 8 and 64 connections, 4-byte DB reads,
+//!    driven by [`s7rt_bench::load`] from the other CPU: 1, 8 and 64 connections, 4-byte DB reads,
 //!    closed loop;
 //! 4. cyclictest again;
 //! 5. instructions per request of s7rtd and Snap7 under `valgrind --tool=callgrind`;

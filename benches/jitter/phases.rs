@@ -10,11 +10,11 @@ use anyhow::Context;
 use hdrhistogram::Histogram;
 use s7rt::client::Client;
 use s7rt::config::Config;
-use s7rt::load::{self, LoadResult, LoadSpec, Op};
 use s7rt::server::Server;
-use s7rt::telemetry::machine::{timestamp, Machine};
-use s7rt::telemetry::report::{self, ratio, Series};
 use s7rt::wire::var::Area;
+use s7rt_bench::load::{self, LoadResult, LoadSpec, Op};
+use s7rt_bench::machine::{timestamp, Machine};
+use s7rt_bench::report::{self, ratio, Series};
 use serde_json::json;
 
 use crate::servers::{self, Floor, Placement};
@@ -404,7 +404,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<PathBuf> {
     // Validated before this thread is pinned: validation checks the CPU exists.
     let cfg = s7rtd_config(&o)?;
     // Everything but the servers' threads runs on the load CPU (threads inherit this).
-    core_affinity::set_for_current(core_affinity::CoreId { id: o.load_cpu });
+    let _ = s7rt::rt::pin_to_cpu(o.load_cpu);
     let fifo = {
         let p = o.priority;
         std::thread::spawn(move || s7rt::rt::set_fifo(p).is_ok())
@@ -456,7 +456,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<PathBuf> {
             // programming a timer for every wait (epoll_pwait2 timeout) from the request path.
             progress("s7rtd with cycle_timer = timerfd, 1 connection(s)");
             let mut tcfg = cfg.clone();
-            tcfg.rt.cycle_timer = s7rt::event_loop::CycleTimer::Timerfd;
+            tcfg.rt.cycle_timer = s7rt::config::CycleTimer::Timerfd;
             let (mut p, _) = s7rtd_phase(&o, &tcfg, 1, d.load[0])?;
             p.server = TIMERFD;
             anyhow::ensure!(

@@ -4,9 +4,10 @@ use std::io::Write;
 use std::path::Path;
 
 use hdrhistogram::Histogram;
-use s7rt::telemetry::machine::Machine;
-use s7rt::telemetry::report::{self, ratio, Bound, Series, Target};
-use s7rt::telemetry::{hgrm, plot};
+use s7rt::telemetry::hgrm;
+use s7rt_bench::machine::Machine;
+use s7rt_bench::plot;
+use s7rt_bench::report::{self, ratio, Bound, Series, Target};
 use serde_json::json;
 
 use crate::phases::{Durations, Opts, Phase, CONNECTIONS};

@@ -7,8 +7,6 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use s7rt::config::Config;
-use s7rt::event_loop::CycleTimer;
-use s7rt::rt::preempt_rt;
 use s7rt::server::Server;
 use sd_notify::NotifyState;
 
@@ -60,7 +58,7 @@ struct Args {
     /// Validate the configuration, print it, and exit.
     #[arg(long)]
     check_config: bool,
-    /// Log level: error, warn, info, debug (client writes), trace.
+    /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info", value_name = "LEVEL")]
     log_level: log::LevelFilter,
 }
@@ -134,22 +132,12 @@ fn run(args: Args) -> anyhow::Result<()> {
                 "not requested"
             }
         );
-    }
-    if cfg.rt.enabled {
-        // Kernel threads below the loop that its cycle or its input would wait for.
-        let placement = preempt_rt::LoopPlacement {
-            cpu: cfg.rt.cpu,
-            priority: cfg.rt.priority,
-            timerfd_cycle: cfg.rt.cycle_timer == CycleTimer::Timerfd,
-            busy_poll: cfg.rt.busy_poll,
-        };
-        let rt_kernel = preempt_rt::is_preempt_rt();
-        for w in preempt_rt::priority_warnings(placement, rt_kernel, &preempt_rt::kernel_threads())
-        {
-            log::warn!("{w}");
-        }
-    } else {
+    } else if !cfg.rt.enabled {
         log::info!("real-time measures disabled (--no-rt): ordinary thread, not pinned");
+    }
+    // Kernel threads below the loop that its cycle or its input would wait for.
+    for w in s7rt::rt::kernel_thread_warnings(&cfg.rt) {
+        log::warn!("{w}");
     }
     // Machine-readable line for scripts and tests (the port matters with --listen :0).
     println!("s7rtd: listening on {}", server.local_addr());

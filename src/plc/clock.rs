@@ -36,7 +36,7 @@ impl Now {
 const DAY_MS: i64 = 86_400_000;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -47,7 +47,7 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// The date of a day count since 1970-01-01: (year, month 1–12, day 1–31).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -79,7 +79,7 @@ fn from_bcd(b: u8) -> Option<u32> {
 /// Writes the 8-byte S7 DATE_AND_TIME of `unix_ms`: year (00–99, 90–99 = 19xx), month, day,
 /// hour, minute, second, ms hundreds+tens, ms units << 4 | weekday (1 = Sunday … 7 =
 /// Saturday), all BCD. Years outside 1990–2089 are clamped to that range's ends.
-pub fn encode_date_and_time(unix_ms: i64) -> [u8; 8] {
+pub(crate) fn encode_date_and_time(unix_ms: i64) -> [u8; 8] {
     let lo = days_from_civil(1990, 1, 1) * DAY_MS;
     let hi = days_from_civil(2090, 1, 1) * DAY_MS - 1;
     let t = unix_ms.clamp(lo, hi);
@@ -102,7 +102,7 @@ pub fn encode_date_and_time(unix_ms: i64) -> [u8; 8] {
 }
 
 /// Century byte sent in front of a clock answer: `0x19` for 1990–1999, else `0x20`.
-pub fn century_byte(dt: &[u8; 8]) -> u8 {
+pub(crate) fn century_byte(dt: &[u8; 8]) -> u8 {
     if dt[0] >= 0x90 {
         0x19
     } else {
@@ -112,7 +112,7 @@ pub fn century_byte(dt: &[u8; 8]) -> u8 {
 
 /// Reads an 8-byte S7 DATE_AND_TIME into Unix milliseconds. The weekday is not checked
 /// (clients send wrong ones); `None` for a non-BCD digit or an impossible date.
-pub fn decode_date_and_time(b: &[u8]) -> Option<i64> {
+pub(crate) fn decode_date_and_time(b: &[u8]) -> Option<i64> {
     let b: &[u8; 8] = b.get(..8)?.try_into().ok()?;
     let yy = from_bcd(b[0])?;
     let year = i64::from(if yy >= 90 { 1900 + yy } else { 2000 + yy });
@@ -137,7 +137,7 @@ pub fn decode_date_and_time(b: &[u8]) -> Option<i64> {
 }
 
 /// S7 block timestamp (6 bytes: ms since midnight, days since 1984-01-01) of `unix_ms`.
-pub fn block_timestamp(unix_ms: i64) -> [u8; 6] {
+pub(crate) fn block_timestamp(unix_ms: i64) -> [u8; 6] {
     let t = unix_ms - days_from_civil(1984, 1, 1) * DAY_MS;
     let days = t.div_euclid(DAY_MS).clamp(0, 0xFFFF) as u16;
     let ms = t.rem_euclid(DAY_MS) as u32;

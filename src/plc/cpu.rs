@@ -174,8 +174,10 @@ impl Cpu {
         cpu
     }
 
-    /// A CPU with the S7-300 personality, no password, any slot, no quotas (tests).
-    pub fn for_tests(wall_ms: i64) -> Cpu {
+    /// A CPU with the S7-300 personality, no password, any slot, no quotas (unit tests;
+    /// integration tests build theirs from a [`CpuSpec`], as the server does).
+    #[cfg(test)]
+    pub(crate) fn for_tests(wall_ms: i64) -> Cpu {
         Cpu::new(
             &CpuSpec {
                 personality: Personality::s7_300(),

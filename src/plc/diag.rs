@@ -10,37 +10,37 @@
 use super::clock::encode_date_and_time;
 
 /// Length of one entry on the wire.
-pub const ENTRY_LEN: usize = 20;
+pub(crate) const ENTRY_LEN: usize = 20;
 
 /// Event ids written by the server. The first three are the standard S7 ids for these
 /// transitions; the `0xA0xx` ids are s7rt's own (user-class ids) for events no S7 id names.
-pub mod event_id {
+pub(crate) mod event_id {
     /// Manual warm (hot) restart request (S7 0x1381).
-    pub const WARM_RESTART: u16 = 0x1381;
+    pub(crate) const WARM_RESTART: u16 = 0x1381;
     /// Manual cold restart request (S7 0x1382 in s7rt; the real id was not verified).
-    pub const COLD_RESTART: u16 = 0x1382;
+    pub(crate) const COLD_RESTART: u16 = 0x1382;
     /// STOP caused by a PG stop operation (S7 0x4304).
-    pub const STOP_BY_PG: u16 = 0x4304;
+    pub(crate) const STOP_BY_PG: u16 = 0x4304;
     /// Mode transition from STARTUP to RUN (S7 0x4302).
-    pub const RUN: u16 = 0x4302;
+    pub(crate) const RUN: u16 = 0x4302;
     /// The PLC clock was set by a client (s7rt).
-    pub const CLOCK_SET: u16 = 0xA001;
+    pub(crate) const CLOCK_SET: u16 = 0xA001;
     /// A client entered the right session password (s7rt).
-    pub const PASSWORD_OK: u16 = 0xA002;
+    pub(crate) const PASSWORD_OK: u16 = 0xA002;
     /// A client entered a wrong session password (s7rt).
-    pub const PASSWORD_WRONG: u16 = 0xA003;
+    pub(crate) const PASSWORD_WRONG: u16 = 0xA003;
     /// A client uploaded a block (s7rt; info 1 = block number).
-    pub const UPLOAD: u16 = 0xA004;
+    pub(crate) const UPLOAD: u16 = 0xA004;
     /// A connection request was refused (s7rt; info 1 = called TSAP).
-    pub const CONNECTION_REFUSED: u16 = 0xA005;
+    pub(crate) const CONNECTION_REFUSED: u16 = 0xA005;
     /// Memory compressed / RAM copied to ROM (s7rt).
-    pub const MEMORY_SERVICE: u16 = 0xA006;
+    pub(crate) const MEMORY_SERVICE: u16 = 0xA006;
     /// A downloaded block was activated (s7rt; info 1 = block number).
-    pub const DOWNLOAD: u16 = 0xA007;
+    pub(crate) const DOWNLOAD: u16 = 0xA007;
     /// A block was deleted (s7rt; info 1 = block number).
-    pub const DELETE: u16 = 0xA008;
+    pub(crate) const DELETE: u16 = 0xA008;
     /// s7rt started (S7 0x4302 is logged after it).
-    pub const POWER_ON: u16 = 0xA000;
+    pub(crate) const POWER_ON: u16 = 0xA000;
 }
 
 /// One diagnostic event.
@@ -58,7 +58,7 @@ pub struct DiagEntry {
 
 impl DiagEntry {
     /// The 20-byte wire record.
-    pub fn to_bytes(&self) -> [u8; ENTRY_LEN] {
+    pub fn to_bytes(self) -> [u8; ENTRY_LEN] {
         let mut b = [0u8; ENTRY_LEN];
         b[0..2].copy_from_slice(&self.event_id.to_be_bytes());
         b[2] = 0xFF; // priority class: none (system event)

@@ -4,7 +4,7 @@ use super::{ItemError, Memory};
 use crate::wire::var::Area;
 
 /// Size of one timer or counter on the wire (element N lives at byte 2N).
-pub const TIMER_COUNTER_LEN: usize = 2;
+pub(crate) const TIMER_COUNTER_LEN: usize = 2;
 
 /// One data block to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +129,16 @@ impl Memory for Image {
             Area::Counters => &self.counters,
             Area::Peripheral | Area::Unknown(_) => return Err(ItemError::NoSuchObject),
         })
+    }
+
+    fn owner_area_mut(&mut self, area: Area, db: u16) -> Result<&mut [u8], ItemError> {
+        match area {
+            Area::DataBlock | Area::InstanceDataBlock => {
+                let i = self.db_index(db)?;
+                Ok(&mut self.dbs[i].data)
+            }
+            _ => self.area_mut(area, db),
+        }
     }
 
     fn db_at(&self, i: usize) -> Option<(u16, usize)> {

@@ -4,15 +4,15 @@
 //! Pure data sized from the configuration at start-up; nothing here allocates after
 //! construction.
 
-pub mod clock;
-pub mod cpu;
-pub mod diag;
-pub mod image;
-pub mod personality;
-pub mod staging;
+pub(crate) mod clock;
+pub(crate) mod cpu;
+pub(crate) mod diag;
+pub(crate) mod image;
+pub(crate) mod personality;
+pub(crate) mod staging;
 
 pub use clock::Now;
-pub use cpu::{BlockType, ConnType, Cpu, CpuSpec, Mode};
+pub use cpu::{scramble, BlockType, ConnType, Cpu, CpuSpec, Mode, Refusal};
 pub use image::{DbSpec, Image, ImageSpec};
 pub use personality::Personality;
 
@@ -55,6 +55,12 @@ pub trait Memory {
     fn area(&self, area: Area, db: u16) -> Result<&[u8], ItemError>;
     /// The whole area for writing; `AccessDenied` for read-only objects.
     fn area_mut(&mut self, area: Area, db: u16) -> Result<&mut [u8], ItemError>;
+    /// The whole area for writing by the image's owner (the host application, restoring a
+    /// snapshot): like [`Memory::area_mut`] but read-only DBs are writable, since they are
+    /// read-only for clients only. The default is [`Memory::area_mut`].
+    fn owner_area_mut(&mut self, area: Area, db: u16) -> Result<&mut [u8], ItemError> {
+        self.area_mut(area, db)
+    }
     /// The `i`-th DB in ascending number order as (number, size); `None` past the last.
     /// Used by the block functions; the default lists no DB.
     fn db_at(&self, i: usize) -> Option<(u16, usize)> {

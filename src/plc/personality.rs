@@ -85,7 +85,7 @@ pub struct Personality {
 }
 
 /// Built-in personalities: (name, TOML text).
-pub const BUILT_IN: [(&str, &str); 2] = [
+pub(crate) const BUILT_IN: [(&str, &str); 2] = [
     ("s7-300", include_str!("../../personalities/s7-300.toml")),
     ("s7-1500", include_str!("../../personalities/s7-1500.toml")),
 ];

@@ -11,9 +11,9 @@
 //! Nothing here allocates after [`Staging::new`].
 
 /// Length of the load-memory block header.
-pub const HEADER_LEN: usize = 36;
+pub(crate) const HEADER_LEN: usize = 36;
 /// Length of the load-memory block footer.
-pub const FOOTER_LEN: usize = 36;
+pub(crate) const FOOTER_LEN: usize = 36;
 /// Magic at header offset 0 (`"pp"`).
 const MAGIC: [u8; 2] = [0x70, 0x70];
 

@@ -1,8 +1,30 @@
 //! The real-time toolkit: memory locking and prefaulting, CPU pinning, SCHED_FIFO, and the
 //! PM QoS request, each reported as what was missing and how to grant it.
 
-pub mod preempt_rt;
-pub mod sys;
+mod preempt_rt;
+pub(crate) mod sys;
+
+pub use sys::thread_faults;
+
+/// Warnings for a configuration in which the loop's cycle or its input waits for a kernel
+/// thread (`ktimers/N`, `irq/N-*`) that runs below the loop on its CPU; empty when real-time
+/// measures are off. Each says what follows and what to do (see `preempt_rt`).
+pub fn kernel_thread_warnings(rt: &crate::config::RtConfig) -> Vec<String> {
+    if !rt.enabled {
+        return Vec::new();
+    }
+    let placement = preempt_rt::LoopPlacement {
+        cpu: rt.cpu,
+        priority: rt.priority,
+        timerfd_cycle: rt.cycle_timer == crate::config::CycleTimer::Timerfd,
+        busy_poll: rt.busy_poll,
+    };
+    preempt_rt::priority_warnings(
+        placement,
+        preempt_rt::is_preempt_rt(),
+        &preempt_rt::kernel_threads(),
+    )
+}
 
 use std::fmt;
 use std::fs::File;

@@ -14,37 +14,37 @@
 use std::fmt::Write as _;
 
 /// True on a PREEMPT_RT kernel (`/sys/kernel/realtime` reads 1).
-pub fn is_preempt_rt() -> bool {
+pub(crate) fn is_preempt_rt() -> bool {
     std::fs::read_to_string("/sys/kernel/realtime").is_ok_and(|s| s.trim() == "1")
 }
 
 /// A kernel thread that can delay the loop: its name, real-time priority and CPUs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KernelThread {
+pub(crate) struct KernelThread {
     /// `comm`, e.g. `ktimers/1` or `irq/24-eth0` (the kernel truncates it to 15 bytes).
-    pub name: String,
+    pub(crate) name: String,
     /// SCHED_FIFO/SCHED_RR priority; 0 for any other policy.
-    pub rt_priority: u8,
+    pub(crate) rt_priority: u8,
     /// CPUs it may run on.
-    pub cpus: Vec<usize>,
+    pub(crate) cpus: Vec<usize>,
 }
 
 /// What the checks need to know about the loop.
 #[derive(Debug, Clone, Copy)]
-pub struct LoopPlacement {
+pub(crate) struct LoopPlacement {
     /// The CPU it is pinned to.
-    pub cpu: usize,
+    pub(crate) cpu: usize,
     /// Its SCHED_FIFO priority.
-    pub priority: u8,
+    pub(crate) priority: u8,
     /// Its cycle is a timerfd (rather than the epoll timeout).
-    pub timerfd_cycle: bool,
+    pub(crate) timerfd_cycle: bool,
     /// It polls without sleeping.
-    pub busy_poll: bool,
+    pub(crate) busy_poll: bool,
 }
 
 /// The `ktimers/*` and `irq/*` threads, read from `/proc` (threads that vanish or cannot be
 /// read while scanning are left out).
-pub fn kernel_threads() -> Vec<KernelThread> {
+pub(crate) fn kernel_threads() -> Vec<KernelThread> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -82,7 +82,7 @@ pub fn kernel_threads() -> Vec<KernelThread> {
 
 /// Warnings for a configuration in which the loop's cycle or its input waits for a kernel
 /// thread that runs below the loop on its CPU; each says what follows and what to do.
-pub fn priority_warnings(
+pub(crate) fn priority_warnings(
     placement: LoopPlacement,
     preempt_rt: bool,
     threads: &[KernelThread],

@@ -21,14 +21,20 @@ macro_rules! syscall {
 }
 
 /// Creates an epoll instance (close-on-exec).
-pub fn epoll_create() -> io::Result<OwnedFd> {
+pub(crate) fn epoll_create() -> io::Result<OwnedFd> {
     let fd = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
     // SAFETY: epoll_create1 returned a fresh descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Adds, modifies or removes `fd` in the epoll set with `events` and `token`.
-pub fn epoll_ctl(epfd: &OwnedFd, op: i32, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+pub(crate) fn epoll_ctl(
+    epfd: &OwnedFd,
+    op: i32,
+    fd: RawFd,
+    events: u32,
+    token: u64,
+) -> io::Result<()> {
     let mut ev = libc::epoll_event { events, u64: token };
     // SAFETY: `ev` lives across the call; the kernel copies it.
     syscall!(epoll_ctl(epfd.as_raw_fd(), op, fd, &mut ev)).map(drop)
@@ -37,7 +43,7 @@ pub fn epoll_ctl(epfd: &OwnedFd, op: i32, fd: RawFd, events: u32, token: u64) ->
 /// Waits for events with a nanosecond timeout (`epoll_pwait2`), falling back to
 /// `epoll_wait` with the timeout rounded up to whole milliseconds on kernels before 5.11;
 /// `None` waits without a timeout.
-pub fn epoll_wait(
+pub(crate) fn epoll_wait(
     epfd: &OwnedFd,
     events: &mut [libc::epoll_event],
     timeout: Option<Duration>,
@@ -131,7 +137,7 @@ fn epoll_wait_ms(
 }
 
 /// Accepts one connection, non-blocking and close-on-exec. `Ok(None)` on `EAGAIN`.
-pub fn accept(listener: &OwnedFd) -> io::Result<Option<(OwnedFd, SocketAddr)>> {
+pub(crate) fn accept(listener: &OwnedFd) -> io::Result<Option<(OwnedFd, SocketAddr)>> {
     // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
     let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -176,7 +182,7 @@ fn to_socket_addr(a: &libc::sockaddr_storage) -> SocketAddr {
 }
 
 /// Sets an integer socket option.
-pub fn setsockopt_int(fd: &OwnedFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+pub(crate) fn setsockopt_int(fd: &OwnedFd, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: `value` is a valid c_int for the duration of the call; its size is passed.
     syscall!(setsockopt(
         fd.as_raw_fd(),
@@ -192,7 +198,7 @@ pub fn setsockopt_int(fd: &OwnedFd, level: i32, name: i32, value: i32) -> io::Re
 ///
 /// Made as a raw system call: glibc's `read` is a thread-cancellation point and wraps every
 /// call in cancellation bookkeeping the RT thread (never cancelled) does not need.
-pub fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+pub(crate) fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
     match syscall!(syscall(
         libc::SYS_read,
@@ -208,7 +214,7 @@ pub fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
 
 /// Asks the kernel to timestamp received data in software (SO_TIMESTAMPING), for
 /// [`read_timestamped`].
-pub fn enable_rx_timestamps(fd: &OwnedFd) -> io::Result<()> {
+pub(crate) fn enable_rx_timestamps(fd: &OwnedFd) -> io::Result<()> {
     let flags = libc::SOF_TIMESTAMPING_RX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE;
     setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, flags as i32)
 }
@@ -216,7 +222,10 @@ pub fn enable_rx_timestamps(fd: &OwnedFd) -> io::Result<()> {
 /// Like [`read`], through `recvmsg`, also returning the software receive timestamp of the
 /// first byte returned (CLOCK_REALTIME, ns since the epoch) when the kernel attached one.
 #[allow(clippy::unnecessary_cast)] // time_t and c_long are i64 here but not on every target
-pub fn read_timestamped(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<(usize, Option<i64>)>> {
+pub(crate) fn read_timestamped(
+    fd: &OwnedFd,
+    buf: &mut [u8],
+) -> io::Result<Option<(usize, Option<i64>)>> {
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -263,7 +272,7 @@ pub fn read_timestamped(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<(usiz
 
 /// CLOCK_REALTIME in ns since the epoch (the clock receive timestamps use).
 #[allow(clippy::unnecessary_cast)] // time_t and c_long are i64 here but not on every target
-pub fn realtime_ns() -> i64 {
+pub(crate) fn realtime_ns() -> i64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -275,7 +284,7 @@ pub fn realtime_ns() -> i64 {
 
 /// Writes from `buf` without SIGPIPE; `Ok(None)` on `EAGAIN`. A raw system call, like
 /// [`read`].
-pub fn send(fd: &OwnedFd, buf: &[u8]) -> io::Result<Option<usize>> {
+pub(crate) fn send(fd: &OwnedFd, buf: &[u8]) -> io::Result<Option<usize>> {
     let (no_addr, no_addr_len): (*const libc::sockaddr, libc::socklen_t) = (std::ptr::null(), 0);
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes; no destination address.
     match syscall!(syscall(
@@ -295,7 +304,7 @@ pub fn send(fd: &OwnedFd, buf: &[u8]) -> io::Result<Option<usize>> {
 
 /// Sets SCHED_FIFO at `priority` for the calling thread, with SCHED_RESET_ON_FORK so any
 /// process it might spawn does not inherit real-time priority.
-pub fn set_fifo(priority: i32) -> io::Result<()> {
+pub(crate) fn set_fifo(priority: i32) -> io::Result<()> {
     let param = libc::sched_param {
         sched_priority: priority,
     };
@@ -308,18 +317,8 @@ pub fn set_fifo(priority: i32) -> io::Result<()> {
     .map(drop)
 }
 
-/// The calling thread's scheduling policy and priority, read back after setting them.
-pub fn current_policy() -> (i32, i32) {
-    // SAFETY: pid 0 is the calling thread.
-    let policy = unsafe { libc::sched_getscheduler(0) } & !libc::SCHED_RESET_ON_FORK;
-    let mut param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: `param` is valid for writes.
-    let _ = unsafe { libc::sched_getparam(0, &mut param) };
-    (policy, param.sched_priority)
-}
-
 /// Blocks all signals in the calling thread so handlers run on other threads.
-pub fn block_signals() {
+pub(crate) fn block_signals() {
     // SAFETY: sigset_t is plain data; sigfillset initialises it; a null old-set is allowed.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -330,7 +329,7 @@ pub fn block_signals() {
 
 /// Tells glibc never to return heap memory to the kernel and never to serve a malloc with a
 /// fresh mmap, so pages locked at start-up stay locked (LF RT wiki, "memory").
-pub fn tune_malloc() {
+pub(crate) fn tune_malloc() {
     // SAFETY: mallopt only changes allocator tunables.
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
@@ -351,7 +350,7 @@ pub fn thread_faults() -> (u64, u64) {
 }
 
 /// Creates a non-blocking CLOCK_MONOTONIC timerfd.
-pub fn timerfd_create() -> io::Result<OwnedFd> {
+pub(crate) fn timerfd_create() -> io::Result<OwnedFd> {
     let fd = syscall!(timerfd_create(
         libc::CLOCK_MONOTONIC,
         libc::TFD_NONBLOCK | libc::TFD_CLOEXEC
@@ -361,7 +360,7 @@ pub fn timerfd_create() -> io::Result<OwnedFd> {
 }
 
 /// Arms `tfd` to expire `period` from now and every `period` after that.
-pub fn timerfd_arm_periodic(tfd: &OwnedFd, period: Duration) -> io::Result<()> {
+pub(crate) fn timerfd_arm_periodic(tfd: &OwnedFd, period: Duration) -> io::Result<()> {
     let ts = libc::timespec {
         tv_sec: period.as_secs() as libc::time_t,
         tv_nsec: period.subsec_nanos() as libc::c_long,
@@ -381,7 +380,7 @@ pub fn timerfd_arm_periodic(tfd: &OwnedFd, period: Duration) -> io::Result<()> {
 }
 
 /// Reads (and so clears) a timerfd's expiration count; 0 when it has not expired.
-pub fn timerfd_expirations(tfd: &OwnedFd) -> u64 {
+pub(crate) fn timerfd_expirations(tfd: &OwnedFd) -> u64 {
     let mut n = [0u8; 8];
     match read(tfd, &mut n) {
         Ok(Some(8)) => u64::from_ne_bytes(n),

@@ -5,17 +5,17 @@ use crate::wire::var::{Area, Item, TransportSize, SYNTAX_S7ANY};
 
 /// Where an item points, after validation against the item itself (not yet the area size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     /// First byte.
-    pub offset: usize,
+    pub(crate) offset: usize,
     /// Number of bytes (1 for a bit).
-    pub len: usize,
+    pub(crate) len: usize,
     /// Bit number for BIT access.
-    pub bit: Option<u8>,
+    pub(crate) bit: Option<u8>,
 }
 
 /// Validates syntax, transport/area pairing, bit rules and computes the byte range.
-pub fn resolve(item: &Item) -> Result<Target, ItemError> {
+pub(crate) fn resolve(item: &Item) -> Result<Target, ItemError> {
     if item.syntax_id != SYNTAX_S7ANY {
         return Err(ItemError::BadTransport);
     }
@@ -62,7 +62,7 @@ pub fn resolve(item: &Item) -> Result<Target, ItemError> {
 }
 
 /// Checks that `t` lies inside an area of `area_len` bytes.
-pub fn check_bounds(t: &Target, area_len: usize) -> Result<(), ItemError> {
+pub(crate) fn check_bounds(t: &Target, area_len: usize) -> Result<(), ItemError> {
     match t.offset.checked_add(t.len) {
         Some(end) if end <= area_len => Ok(()),
         _ => Err(ItemError::OutOfRange),

@@ -8,28 +8,28 @@
 use crate::plc::clock::block_timestamp;
 use crate::plc::{BlockType, Cpu, Memory};
 use crate::service::conn::BlockCursor;
-use crate::service::userdata::{Ctx, UdAnswer};
+use crate::service::ctx::{Ctx, UdAnswer};
 use crate::wire::szl::{emit_data_head, Window};
 use crate::wire::userdata::Params;
 use crate::wire::var::Area;
 use crate::wire::HeaderError;
 
 /// Block not found.
-pub const NOT_FOUND: HeaderError = HeaderError(0xD209);
+pub(crate) const NOT_FOUND: HeaderError = HeaderError(0xD209);
 /// No (further) block of this type.
-pub const NO_BLOCK: HeaderError = HeaderError(0xD20E);
+pub(crate) const NO_BLOCK: HeaderError = HeaderError(0xD20E);
 /// Sub-block types in the order "list all blocks" reports them: OB, FB, FC, DB, SDB, SFC, SFB.
 const LIST_ORDER: [u8; 7] = [0x08, 0x0E, 0x0C, 0x0A, 0x0B, 0x0D, 0x0F];
 /// Length of the load-memory block header and footer.
-pub const HEADER_LEN: usize = 36;
+pub(crate) const HEADER_LEN: usize = 36;
 /// Length of the footer.
-pub const FOOTER_LEN: usize = 36;
+pub(crate) const FOOTER_LEN: usize = 36;
 /// Interface (SBB) length of a DB: what Snap7's `GetPgBlockInfo` assumes for a byte-array
 /// DB. Its content is not specified anywhere we could check; s7rt sends zeros.
-pub const DB_SBB_LEN: usize = 20;
+pub(crate) const DB_SBB_LEN: usize = 20;
 
 /// Two ASCII hex digits of a sub-block type (`0x0A` → `"0A"`).
-pub fn type_ascii(sub: u8) -> [u8; 2] {
+pub(crate) fn type_ascii(sub: u8) -> [u8; 2] {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     [HEX[usize::from(sub >> 4)], HEX[usize::from(sub & 0x0F)]]
 }
@@ -39,7 +39,7 @@ fn hex_digit(c: u8) -> Option<u8> {
 }
 
 /// Parses a block address `<type (2 hex)> <5 decimal digits> <file system>` (8 bytes).
-pub fn parse_address(b: &[u8]) -> Option<(u8, u16)> {
+pub(crate) fn parse_address(b: &[u8]) -> Option<(u8, u16)> {
     let b = b.get(..8)?;
     let sub = hex_digit(b[0])? << 4 | hex_digit(b[1])?;
     let mut n: u32 = 0;
@@ -51,18 +51,18 @@ pub fn parse_address(b: &[u8]) -> Option<(u8, u16)> {
 
 /// A block the CPU holds: sub-block type, number, MC7 length (a DB's size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Block {
+pub(crate) struct Block {
     /// Sub-block type.
-    pub sub: u8,
+    pub(crate) sub: u8,
     /// Number.
-    pub number: u16,
+    pub(crate) number: u16,
     /// MC7 length (for a DB: its size).
-    pub mc7_len: usize,
+    pub(crate) mc7_len: usize,
 }
 
 impl Block {
     /// Interface length.
-    pub fn sbb_len(&self) -> usize {
+    pub(crate) fn sbb_len(&self) -> usize {
         if self.sub == 0x0A {
             DB_SBB_LEN
         } else {
@@ -71,7 +71,7 @@ impl Block {
     }
 
     /// Length in load memory: header + MC7 + interface + footer.
-    pub fn load_len(&self) -> usize {
+    pub(crate) fn load_len(&self) -> usize {
         HEADER_LEN + self.mc7_len + self.sbb_len() + FOOTER_LEN
     }
 
@@ -84,7 +84,7 @@ impl Block {
     }
 
     /// The 36-byte load-memory header (also bytes 6..42 of a block-info answer).
-    pub fn header(&self, cpu: &Cpu) -> [u8; HEADER_LEN] {
+    pub(crate) fn header(&self, cpu: &Cpu) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
         h[0..2].copy_from_slice(b"pp");
         h[2] = 0x01; // block format
@@ -105,7 +105,7 @@ impl Block {
 }
 
 /// The 36-byte footer: author, family, name (8 each), version, unknown, checksum, reserved.
-pub fn footer() -> [u8; FOOTER_LEN] {
+pub(crate) fn footer() -> [u8; FOOTER_LEN] {
     let mut f = [0u8; FOOTER_LEN];
     f[0..8].copy_from_slice(b"s7rt\0\0\0\0");
     f[24] = 0x01; // version 0.1
@@ -113,7 +113,7 @@ pub fn footer() -> [u8; FOOTER_LEN] {
 }
 
 /// Finds a block by sub-block type and number.
-pub fn find<M: Memory>(mem: &M, cpu: &Cpu, sub: u8, number: u16) -> Option<Block> {
+pub(crate) fn find<M: Memory>(mem: &M, cpu: &Cpu, sub: u8, number: u16) -> Option<Block> {
     if sub == 0x0A {
         let size = mem.area(Area::DataBlock, number).ok()?.len();
         return Some(Block {
@@ -150,7 +150,11 @@ fn numbers<'a, M: Memory>(mem: &'a M, cpu: &'a Cpu, sub: u8) -> impl Iterator<It
 }
 
 /// List all blocks: `FF 09 00 1C` + 7 × (type (2 ASCII), count (2)).
-pub fn list_all<M: Memory, E>(p: &Params, ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnswer {
+pub(crate) fn list_all<M: Memory, E>(
+    p: &Params,
+    ctx: &mut Ctx<'_, M, E>,
+    out: &mut [u8],
+) -> UdAnswer {
     let Some(b) = out.get_mut(..4 + 28) else {
         return UdAnswer::err(p.seq, HeaderError::PDU_SIZE);
     };
@@ -166,7 +170,7 @@ pub fn list_all<M: Memory, E>(p: &Params, ctx: &mut Ctx<'_, M, E>, out: &mut [u8
 
 /// List blocks of type: first request data `FF 09 00 02` + type; a follow-up (12-byte
 /// parameter head) continues after the last number sent.
-pub fn list_of_type<M: Memory, E>(
+pub(crate) fn list_of_type<M: Memory, E>(
     p: &Params,
     data: &[u8],
     ctx: &mut Ctx<'_, M, E>,
@@ -188,7 +192,8 @@ pub fn list_of_type<M: Memory, E>(
         }
     };
     // Snap7 puts at most (PDU - 32) / 4 entries in one answer.
-    let max = ((ctx.pdu_len as usize).saturating_sub(32) / 4).min(out.len().saturating_sub(4) / 4);
+    let max =
+        ((ctx.pdu_len() as usize).saturating_sub(32) / 4).min(out.len().saturating_sub(4) / 4);
     let lang = if sub == 0x0A { 0x05 } else { 0x01 };
     let mut n = 0;
     let mut last = 0;
@@ -231,7 +236,7 @@ pub fn list_of_type<M: Memory, E>(
 }
 
 /// Block info: data `FF 09 00 08` + block address; answer `FF 09 00 4E` + 78 bytes.
-pub fn info<M: Memory, E>(
+pub(crate) fn info<M: Memory, E>(
     p: &Params,
     data: &[u8],
     ctx: &mut Ctx<'_, M, E>,

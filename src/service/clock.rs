@@ -6,18 +6,18 @@
 use crate::events::{Event, EventSink};
 use crate::plc::clock::{century_byte, decode_date_and_time, encode_date_and_time};
 use crate::plc::diag::event_id;
-use crate::service::userdata::{Ctx, UdAnswer};
+use crate::service::ctx::{Ctx, UdAnswer};
 use crate::wire::szl::emit_data_head;
 use crate::wire::userdata::Params;
 use crate::wire::HeaderError;
 
 /// Date and/or time invalid.
-pub const INVALID_TIME: HeaderError = HeaderError(0xDC01);
+pub(crate) const INVALID_TIME: HeaderError = HeaderError(0xDC01);
 /// Function not permitted in the current protection level (userdata services).
-pub const PROTECTED: HeaderError = HeaderError(0xD0A1);
+pub(crate) const PROTECTED: HeaderError = HeaderError(0xD0A1);
 
 /// Read clock: `FF 09 00 0A` + reserved `00`, century, 8-byte DATE_AND_TIME.
-pub fn read<M, E>(p: &Params, ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnswer {
+pub(crate) fn read<M, E>(p: &Params, ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnswer {
     let Some(b) = out.get_mut(..14) else {
         return UdAnswer::err(p.seq, HeaderError::PDU_SIZE);
     };
@@ -30,7 +30,7 @@ pub fn read<M, E>(p: &Params, ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnsw
 }
 
 /// Set clock: data `FF 09 00 0A` + reserved, century (ignored), DATE_AND_TIME.
-pub fn set<M, E: EventSink>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>) -> UdAnswer {
+pub(crate) fn set<M, E: EventSink>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>) -> UdAnswer {
     if ctx.level() >= 2 {
         return UdAnswer::err(p.seq, PROTECTED);
     }

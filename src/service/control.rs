@@ -13,24 +13,22 @@ use crate::plc::cpu::Mode;
 use crate::plc::diag::event_id;
 use crate::plc::personality::OutputsInStop;
 use crate::plc::Memory;
+use crate::service::ctx::Ctx;
 use crate::service::download;
-use crate::service::userdata::Ctx;
 use crate::service::{Answer, JobError};
 use crate::wire::var::Area;
 use crate::wire::HeaderError;
 
 /// Job function PLC stop.
-pub const STOP: u8 = 0x29;
+pub(crate) const STOP: u8 = 0x29;
 /// Job function PI service.
-pub const PI_SERVICE: u8 = 0x28;
+pub(crate) const PI_SERVICE: u8 = 0x28;
 /// Header error sent with "already in STOP/RUN" (the real CPU's code is not verified).
-pub const ALREADY: HeaderError = HeaderError(0x8404);
-/// Function not permitted at the current protection level (Snap7: "need password").
-pub const PROTECTED: HeaderError = HeaderError(0xD241);
+pub(crate) const ALREADY: HeaderError = HeaderError(0x8404);
 
 /// What a PI service request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PiService {
+pub(crate) enum PiService {
     /// Warm (hot) start.
     HotStart,
     /// Cold start.
@@ -48,14 +46,9 @@ pub enum PiService {
 }
 
 /// Parses a PI service parameter: `28`, 7 unknown bytes, parameter block length (2),
-/// parameter block, name length (1), name.
-pub fn parse_pi(params: &[u8]) -> Option<PiService> {
-    parse_pi_block(params).map(|(s, _)| s)
-}
-
-/// Like [`parse_pi`], also returning the parameter block (for `_INSE`/`_DELE`: the block
-/// list).
-pub fn parse_pi_block(params: &[u8]) -> Option<(PiService, &[u8])> {
+/// parameter block, name length (1), name. Returns the service and the parameter block (for
+/// `_INSE`/`_DELE`: the block list).
+pub(crate) fn parse_pi_block(params: &[u8]) -> Option<(PiService, &[u8])> {
     let plen = usize::from(u16::from_be_bytes([*params.get(8)?, *params.get(9)?]));
     let block = params.get(10..10 + plen)?;
     let nlen = usize::from(*params.get(10 + plen)?);
@@ -97,7 +90,7 @@ fn refuse(function: u8, status: u8, out: &mut [u8]) -> JobError {
 }
 
 /// PLC stop.
-pub fn stop<M: Memory, E: EventSink>(
+pub(crate) fn stop<M: Memory, E: EventSink>(
     params: &[u8],
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],
@@ -106,7 +99,7 @@ pub fn stop<M: Memory, E: EventSink>(
         return Err(HeaderError::NOT_IMPLEMENTED.into());
     }
     if ctx.level() >= 2 {
-        return Err(PROTECTED.into());
+        return Err(HeaderError::PROTECTED.into());
     }
     if ctx.cpu.mode() == Mode::Stop {
         return Err(refuse(STOP, 0x07, out));
@@ -127,7 +120,7 @@ pub fn stop<M: Memory, E: EventSink>(
 }
 
 /// PI service.
-pub fn pi_service<M: Memory, E: EventSink>(
+pub(crate) fn pi_service<M: Memory, E: EventSink>(
     params: &[u8],
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],
@@ -138,7 +131,7 @@ pub fn pi_service<M: Memory, E: EventSink>(
         return Err(HeaderError::NOT_IMPLEMENTED.into());
     }
     if ctx.level() >= 2 {
-        return Err(PROTECTED.into());
+        return Err(HeaderError::PROTECTED.into());
     }
     match service {
         PiService::Insert => download::insert(block, ctx)?,
@@ -180,6 +173,7 @@ mod tests {
 
     #[test]
     fn parses_the_pi_services_of_golden_frames_74_and_80() {
+        let parse_pi = |p: &[u8]| parse_pi_block(p).map(|(s, _)| s);
         let hot = b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x00\x09P_PROGRAM";
         let cold = b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x02C \x09P_PROGRAM";
         assert_eq!(parse_pi(hot), Some(PiService::HotStart));

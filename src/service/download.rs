@@ -29,46 +29,45 @@ use crate::plc::staging::{BlockFault, Busy};
 use crate::plc::{ItemError, Memory};
 use crate::service::blocks::{self, type_ascii};
 use crate::service::conn::{Download, DownloadStep};
-use crate::service::control::PROTECTED;
-use crate::service::userdata::Ctx;
+use crate::service::ctx::Ctx;
 use crate::service::{Answer, JobError};
 use crate::wire::s7::{self, Rosctr};
 use crate::wire::HeaderError;
 
 /// Job function request download (client → CPU).
-pub const REQUEST: u8 = 0x1A;
+pub(crate) const REQUEST: u8 = 0x1A;
 /// Job function download block (CPU → client).
-pub const BLOCK: u8 = 0x1B;
+pub(crate) const BLOCK: u8 = 0x1B;
 /// Job function download ended (CPU → client).
-pub const ENDED: u8 = 0x1C;
+pub(crate) const ENDED: u8 = 0x1C;
 /// Length of the `1B` / `1C` job parameter the CPU sends.
-pub const JOB_PARAM_LEN: usize = 18;
+pub(crate) const JOB_PARAM_LEN: usize = 18;
 /// Another connection's download holds the staging area (no further parallel transfer).
-pub const BUSY: HeaderError = HeaderError(0x8304);
+pub(crate) const BUSY: HeaderError = HeaderError(0x8304);
 /// The DB is not configured, or the block's MC7 length is not the DB's size.
-pub const NO_ROOM: HeaderError = HeaderError(0x8301);
+pub(crate) const NO_ROOM: HeaderError = HeaderError(0x8301);
 /// The DB is read-only (access to object refused).
-pub const READ_ONLY: HeaderError = HeaderError(0x8703);
+pub(crate) const READ_ONLY: HeaderError = HeaderError(0x8703);
 /// Syntax error in a function parameter.
-pub const BAD_PARAM: HeaderError = HeaderError(0xD202);
+pub(crate) const BAD_PARAM: HeaderError = HeaderError(0xD202);
 /// Syntax error: block type (s7rt downloads and deletes DBs only).
-pub const BAD_TYPE: HeaderError = HeaderError(0xD203);
+pub(crate) const BAD_TYPE: HeaderError = HeaderError(0xD203);
 /// Error while transferring the block (sent in the `1C` job).
-pub const TRANSFER_FAILED: HeaderError = HeaderError(0x8003);
+pub(crate) const TRANSFER_FAILED: HeaderError = HeaderError(0x8003);
 /// Sub-block type of a DB.
 const DB: u8 = 0x0A;
 
 /// A parsed request-download parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     /// Sub-block type (from the file name).
-    pub sub_type: u8,
+    pub(crate) sub_type: u8,
     /// Block number.
-    pub number: u16,
+    pub(crate) number: u16,
     /// Load-memory length (the bytes the client will send).
-    pub load_len: usize,
+    pub(crate) load_len: usize,
     /// MC7 length (for a DB: its size).
-    pub mc7_len: usize,
+    pub(crate) mc7_len: usize,
 }
 
 fn ascii_decimal(b: &[u8]) -> Option<usize> {
@@ -80,7 +79,7 @@ fn ascii_decimal(b: &[u8]) -> Option<usize> {
 /// Parses `1A <status> <2 unknown> <4 unknown> 09 _<type (2)><5 digits><fs> 0D <unknown>
 /// <load length (6 ASCII)> <MC7 length (6 ASCII)>` (Snap7 `TReqStartDownloadParams`,
 /// dissector `s7comm_decode_plc_controls_updownload`).
-pub fn parse_request(params: &[u8]) -> Option<Request> {
+pub(crate) fn parse_request(params: &[u8]) -> Option<Request> {
     let name = params.get(9..18).filter(|_| params.get(8) == Some(&9))?;
     let (sub_type, number) = name
         .split_first()
@@ -104,13 +103,13 @@ fn item_error(e: ItemError) -> HeaderError {
 
 /// Request download (job `1A`): checks the request, claims the staging area and schedules
 /// the first `1B` job; answers `1A`.
-pub fn request<M: Memory, E: EventSink>(
+pub(crate) fn request<M: Memory, E: EventSink>(
     params: &[u8],
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],
 ) -> Result<Answer, JobError> {
     if !ctx.cpu.download_allowed() || ctx.level() >= 2 {
-        return Err(PROTECTED.into());
+        return Err(HeaderError::PROTECTED.into());
     }
     let r = parse_request(params).ok_or(JobError::from(BAD_PARAM))?;
     if r.sub_type != DB {
@@ -148,7 +147,7 @@ pub fn request<M: Memory, E: EventSink>(
 
 /// Writes the job the CPU sends next (`1B` or `1C`, header and parameter, with a fresh PDU
 /// reference) into `out` and marks it sent; returns the PDU length.
-pub fn emit_job<M, E>(ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> Option<usize> {
+pub(crate) fn emit_job<M, E>(ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> Option<usize> {
     let d = ctx.conn.download.filter(|d| !d.sent)?;
     let hl = s7::header_len(0x01);
     let plen = job_params(&d, ctx, out.get_mut(hl..)?)?;
@@ -189,7 +188,12 @@ fn job_params<M, E>(d: &Download, ctx: &Ctx<'_, M, E>, out: &mut [u8]) -> Option
 
 /// Handles the client's Ack_Data to the CPU's `1B` or `1C` job (`error`: its header error).
 /// Schedules the next job in `ctx.conn.download`, or ends the exchange.
-pub fn answer<M, E>(error: HeaderError, params: &[u8], data: &[u8], ctx: &mut Ctx<'_, M, E>) {
+pub(crate) fn answer<M, E>(
+    error: HeaderError,
+    params: &[u8],
+    data: &[u8],
+    ctx: &mut Ctx<'_, M, E>,
+) {
     let Some(d) = ctx.conn.download else {
         return;
     };
@@ -253,12 +257,12 @@ fn addresses(block: &[u8]) -> Option<impl Iterator<Item = Option<(u8, u16)>> + '
 
 /// PI `_INSE`: activates the block this connection downloaded; the DB's content is replaced
 /// in one copy.
-pub fn insert<M: Memory, E: EventSink>(
+pub(crate) fn insert<M: Memory, E: EventSink>(
     block: &[u8],
     ctx: &mut Ctx<'_, M, E>,
 ) -> Result<(), JobError> {
     if !ctx.cpu.download_allowed() || ctx.level() >= 2 {
-        return Err(PROTECTED.into());
+        return Err(HeaderError::PROTECTED.into());
     }
     let mut it = addresses(block).ok_or(JobError::from(BAD_PARAM))?;
     let (sub, number) = match (it.next(), it.next()) {
@@ -284,12 +288,12 @@ pub fn insert<M: Memory, E: EventSink>(
 }
 
 /// PI `_DELE`: marks every named DB deleted, or none if one of them cannot be deleted.
-pub fn delete<M: Memory, E: EventSink>(
+pub(crate) fn delete<M: Memory, E: EventSink>(
     block: &[u8],
     ctx: &mut Ctx<'_, M, E>,
 ) -> Result<(), JobError> {
     if !ctx.cpu.delete_allowed() || ctx.level() >= 2 {
-        return Err(PROTECTED.into());
+        return Err(HeaderError::PROTECTED.into());
     }
     let check = |a: Option<(u8, u16)>, mem: &M| -> Result<u16, HeaderError> {
         let (sub, number) = a.ok_or(BAD_PARAM)?;

@@ -2,38 +2,40 @@
 //! the answer's parameter and data parts into the caller's buffer, or returns the header
 //! error to send instead.
 
-pub mod address;
-pub mod blocks;
-pub mod clock;
-pub mod conn;
-pub mod control;
-pub mod download;
-pub mod read_var;
-pub mod security;
-pub mod szl;
-pub mod upload;
-pub mod userdata;
-pub mod write_var;
+pub(crate) mod address;
+pub(crate) mod blocks;
+pub(crate) mod clock;
+pub(crate) mod conn;
+pub(crate) mod control;
+pub(crate) mod ctx;
+pub(crate) mod dispatch;
+pub(crate) mod download;
+pub(crate) mod read_var;
+pub(crate) mod security;
+pub(crate) mod szl;
+pub(crate) mod upload;
+pub(crate) mod userdata;
+pub(crate) mod write_var;
 
 use crate::wire::HeaderError;
 
 /// Lengths of an answer written by a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// Parameter part length.
-    pub param_len: usize,
+    pub(crate) param_len: usize,
     /// Data part length.
-    pub data_len: usize,
+    pub(crate) data_len: usize,
 }
 
 /// A refused job: the header error, and the length of a parameter the service wrote
 /// (0 = answer with a bare Ack, ROSCTR 2; otherwise Ack_Data carrying that parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JobError {
+pub(crate) struct JobError {
     /// Header error class and code.
-    pub error: HeaderError,
+    pub(crate) error: HeaderError,
     /// Parameter bytes written (e.g. `29 07` "already in STOP").
-    pub param_len: usize,
+    pub(crate) param_len: usize,
 }
 
 impl From<HeaderError> for JobError {

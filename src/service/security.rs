@@ -4,19 +4,19 @@
 
 use crate::events::{Event, EventSink};
 use crate::plc::diag::event_id;
-use crate::service::userdata::{Ctx, UdAnswer};
+use crate::service::ctx::{Ctx, UdAnswer};
 use crate::wire::userdata::Params;
 use crate::wire::HeaderError;
 
 /// Incorrect password.
-pub const WRONG_PASSWORD: HeaderError = HeaderError(0xD602);
+pub(crate) const WRONG_PASSWORD: HeaderError = HeaderError(0xD602);
 /// Nothing to clear: this connection has not entered the password.
-pub const NOT_LEGITIMATED: HeaderError = HeaderError(0xD604);
+pub(crate) const NOT_LEGITIMATED: HeaderError = HeaderError(0xD604);
 /// No password is configured.
-pub const NO_PASSWORD: HeaderError = HeaderError(0xD605);
+pub(crate) const NO_PASSWORD: HeaderError = HeaderError(0xD605);
 
 /// Enter password: data `FF 09 00 08` + 8 scrambled bytes.
-pub fn enter<M, E: EventSink>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>) -> UdAnswer {
+pub(crate) fn enter<M, E: EventSink>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>) -> UdAnswer {
     if !ctx.cpu.has_password() {
         return UdAnswer::err(p.seq, NO_PASSWORD);
     }
@@ -42,7 +42,7 @@ pub fn enter<M, E: EventSink>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>) 
 }
 
 /// Clear password: data `0A 00 00 00`.
-pub fn clear<M, E: EventSink>(p: &Params, ctx: &mut Ctx<'_, M, E>) -> UdAnswer {
+pub(crate) fn clear<M, E: EventSink>(p: &Params, ctx: &mut Ctx<'_, M, E>) -> UdAnswer {
     if !ctx.cpu.has_password() {
         return UdAnswer::err(p.seq, NO_PASSWORD);
     }

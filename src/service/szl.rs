@@ -17,12 +17,12 @@ use crate::wire::szl::Window;
 use crate::wire::HeaderError;
 
 /// Unknown SZL id ("information function unavailable", older name "invalid SZL id").
-pub const UNKNOWN_ID: HeaderError = HeaderError(0xD401);
+pub(crate) const UNKNOWN_ID: HeaderError = HeaderError(0xD401);
 /// Known SZL id, unknown index.
-pub const UNKNOWN_INDEX: HeaderError = HeaderError(0xD402);
+pub(crate) const UNKNOWN_INDEX: HeaderError = HeaderError(0xD402);
 
 /// The ids this server answers, in the order SZL 0x0000 lists them.
-pub const SERVED_IDS: [u16; 18] = [
+pub(crate) const SERVED_IDS: [u16; 18] = [
     0x0000, 0x0F00, 0x0011, 0x0111, 0x0F11, 0x001C, 0x011C, 0x0F1C, 0x0131, 0x0132, 0x0232, 0x0024,
     0x0424, 0x0019, 0x0074, 0x0037, 0x00A0, 0x01A0,
 ];
@@ -37,19 +37,17 @@ const LEDS: [u16; 5] = [0x0001, 0x000B, 0x0004, 0x0005, 0x0006];
 
 /// Live inputs of an SZL answer.
 #[derive(Debug, Clone, Copy)]
-pub struct Live<'a> {
+pub(crate) struct Live<'a> {
     /// CPU state.
-    pub cpu: &'a Cpu,
-    /// Wall time of the request (Unix ms).
-    pub wall_ms: i64,
+    pub(crate) cpu: &'a Cpu,
     /// The connection's negotiated PDU length.
-    pub pdu_len: u16,
+    pub(crate) pdu_len: u16,
     /// The connection entered the session password.
-    pub legitimated: bool,
+    pub(crate) legitimated: bool,
 }
 
 /// Checks that `(id, index)` is served.
-pub fn check(id: u16, index: u16, cpu: &Cpu) -> Result<(), HeaderError> {
+pub(crate) fn check(id: u16, index: u16, cpu: &Cpu) -> Result<(), HeaderError> {
     let ok = match id {
         0x0000 | 0x0F00 | 0x0011 | 0x0F11 | 0x001C | 0x0F1C | 0x0024 | 0x0424 | 0x0019 | 0x0074
         | 0x0037 | 0x00A0 => index == 0,
@@ -68,7 +66,12 @@ pub fn check(id: u16, index: u16, cpu: &Cpu) -> Result<(), HeaderError> {
 }
 
 /// Writes the stream `LENTHDR | N_DR | records` of `(id, index)` through `w`.
-pub fn stream(id: u16, index: u16, live: &Live<'_>, w: &mut Window<'_>) -> Result<(), HeaderError> {
+pub(crate) fn stream(
+    id: u16,
+    index: u16,
+    live: &Live<'_>,
+    w: &mut Window<'_>,
+) -> Result<(), HeaderError> {
     check(id, index, live.cpu)?;
     let cpu = live.cpu;
     match id {

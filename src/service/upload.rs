@@ -11,30 +11,29 @@ use crate::plc::diag::event_id;
 use crate::plc::Memory;
 use crate::service::blocks::{self, footer, Block};
 use crate::service::conn::Upload;
-use crate::service::control::PROTECTED;
-use crate::service::userdata::Ctx;
+use crate::service::ctx::Ctx;
 use crate::service::{Answer, JobError};
 use crate::wire::szl::Window;
 use crate::wire::var::Area;
 use crate::wire::HeaderError;
 
 /// Job function start upload.
-pub const START: u8 = 0x1D;
+pub(crate) const START: u8 = 0x1D;
 /// Job function upload.
-pub const UPLOAD: u8 = 0x1E;
+pub(crate) const UPLOAD: u8 = 0x1E;
 /// Job function end upload.
-pub const END: u8 = 0x1F;
+pub(crate) const END: u8 = 0x1F;
 /// Upload-id mismatch or no upload in progress.
-pub const NO_UPLOAD: HeaderError = HeaderError(0x8104);
+pub(crate) const NO_UPLOAD: HeaderError = HeaderError(0x8104);
 
 /// Start upload: parameter `1D 00 .. <len 09> _<type><5 digits><fs>`.
-pub fn start<M: Memory, E: EventSink>(
+pub(crate) fn start<M: Memory, E: EventSink>(
     params: &[u8],
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],
 ) -> Result<Answer, JobError> {
     if ctx.level() >= 3 {
-        return Err(PROTECTED.into());
+        return Err(HeaderError::PROTECTED.into());
     }
     let name = params.get(9..).filter(|n| n.first() == Some(&b'_'));
     let block = name
@@ -72,7 +71,7 @@ fn current<M: Memory, E>(params: &[u8], ctx: &Ctx<'_, M, E>) -> Result<Upload, J
 
 /// Upload: parameter `1E 00 00 00 <upload id (4)>`; answer `1E <more>` + data
 /// `<n (2)> 00 FB <n block bytes>`.
-pub fn upload<M: Memory, E: EventSink>(
+pub(crate) fn upload<M: Memory, E: EventSink>(
     params: &[u8],
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],
@@ -88,7 +87,7 @@ pub fn upload<M: Memory, E: EventSink>(
         mc7_len: data.len(),
     };
     // 12 header + 2 parameter + 4 data head + n ≤ PDU.
-    let room = (ctx.pdu_len as usize)
+    let room = (ctx.pdu_len() as usize)
         .saturating_sub(12 + 2 + 4)
         .min(out.len().saturating_sub(6));
     let (head, body) = out.split_at_mut(6.min(out.len()));
@@ -126,7 +125,7 @@ pub fn upload<M: Memory, E: EventSink>(
 }
 
 /// End upload: parameter `1F 00 <error (2)> <upload id (4)>`; answer `1F`.
-pub fn end<M: Memory, E>(
+pub(crate) fn end<M: Memory, E>(
     params: &[u8],
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],

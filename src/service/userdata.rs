@@ -9,80 +9,16 @@
 //! `0x04` "push" type for a read SZL request).
 
 use crate::events::EventSink;
-use crate::plc::{Cpu, Memory};
-use crate::service::conn::ConnState;
+use crate::plc::Memory;
+use crate::service::ctx::{Ctx, UdAnswer};
 use crate::service::{blocks, clock, security, szl};
 use crate::wire::szl::{self as wszl, Window};
 use crate::wire::userdata::Params;
 use crate::wire::HeaderError;
 
-/// Everything a userdata or control service may touch.
-pub struct Ctx<'a, M, E> {
-    /// The process image.
-    pub mem: &'a mut M,
-    /// CPU state.
-    pub cpu: &'a mut Cpu,
-    /// This connection's service state.
-    pub conn: &'a mut ConnState,
-    /// Event sink (lock-free queue to housekeeping).
-    pub events: &'a mut E,
-    /// Wall time of the request (Unix ms).
-    pub wall_ms: i64,
-    /// Negotiated PDU length.
-    pub pdu_len: u16,
-    /// Connection slot (for events).
-    pub slot: u16,
-}
-
-impl<M, E> Ctx<'_, M, E> {
-    /// The protection level in force for this connection.
-    pub fn level(&self) -> u8 {
-        self.cpu.level_for(self.conn.legitimated)
-    }
-}
-
-/// What a userdata service answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UdAnswer {
-    /// Sequence number for the response head.
-    pub seq: u8,
-    /// Data unit reference (0 for single answers).
-    pub dur: u8,
-    /// More data units follow.
-    pub more: bool,
-    /// Error code for the response head (`0x0000` = OK).
-    pub error: HeaderError,
-    /// Data part length written (0 with an error: the caller writes `0A 00 00 00`).
-    pub data_len: usize,
-}
-
-impl UdAnswer {
-    /// A single-part success of `data_len` bytes.
-    pub fn ok(seq: u8, data_len: usize) -> UdAnswer {
-        UdAnswer {
-            seq,
-            dur: 0,
-            more: false,
-            error: HeaderError::NONE,
-            data_len,
-        }
-    }
-
-    /// An error answer (empty data part).
-    pub fn err(seq: u8, error: HeaderError) -> UdAnswer {
-        UdAnswer {
-            seq,
-            dur: 0,
-            more: false,
-            error,
-            data_len: 0,
-        }
-    }
-}
-
 /// Routes one request. `out` is the data area of the answer (after the 12-byte parameter
 /// head), already bounded by the negotiated PDU.
-pub fn dispatch<M: Memory, E: EventSink>(
+pub(crate) fn dispatch<M: Memory, E: EventSink>(
     p: &Params,
     data: &[u8],
     ctx: &mut Ctx<'_, M, E>,
@@ -104,8 +40,7 @@ pub fn dispatch<M: Memory, E: EventSink>(
 fn live<'c, M, E>(ctx: &'c Ctx<'_, M, E>) -> szl::Live<'c> {
     szl::Live {
         cpu: ctx.cpu,
-        wall_ms: ctx.wall_ms,
-        pdu_len: ctx.pdu_len,
+        pdu_len: ctx.pdu_len(),
         legitimated: ctx.conn.legitimated,
     }
 }
@@ -113,7 +48,7 @@ fn live<'c, M, E>(ctx: &'c Ctx<'_, M, E>) -> szl::Live<'c> {
 /// Read SZL, first request or follow-up (PROTOCOL.md §8.3).
 fn read_szl<M, E>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnswer {
     // Payload room: the PDU minus header 10, parameter 12 and the data head.
-    let room = (ctx.pdu_len as usize)
+    let room = (ctx.pdu_len() as usize)
         .saturating_sub(10 + 12)
         .min(out.len());
     if p.follow_up && wszl::Request::parse(data).is_none() {

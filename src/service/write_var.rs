@@ -11,21 +11,23 @@ use crate::wire::HeaderError;
 
 /// One applied write, reported to the caller for events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Applied {
+pub(crate) struct Applied<'a> {
     /// The item written.
-    pub item: Item,
+    pub(crate) item: Item,
     /// Where it landed.
-    pub target: Target,
+    pub(crate) target: Target,
+    /// The bytes written (for a bit write: one byte, bit 0 the value).
+    pub(crate) data: &'a [u8],
 }
 
 /// Validates the whole data part first (a malformed one changes nothing and is answered
 /// with 0x8104), then applies the items and writes `05 N` + N return codes into `out`.
-pub fn write_var<M: Memory>(
+pub(crate) fn write_var<M: Memory>(
     req: &Request<'_>,
     data: &[u8],
     mem: &mut M,
     out: &mut [u8],
-    mut on_write: impl FnMut(Applied),
+    mut on_write: impl FnMut(Applied<'_>),
 ) -> Result<Answer, HeaderError> {
     let n = req.count();
     let mut data_items = 0;
@@ -46,7 +48,11 @@ pub fn write_var<M: Memory>(
         let d = d.map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
         let code = match write_item(&item, &d, mem) {
             Ok(target) => {
-                on_write(Applied { item, target });
+                on_write(Applied {
+                    item,
+                    target,
+                    data: d.data,
+                });
                 ReturnCode::Success
             }
             Err(e) => e.into(),

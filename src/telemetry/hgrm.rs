@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn hgrm_round_trips_percentiles_and_count_in_microseconds() {
-        let mut h = super::super::new_histogram();
+        let mut h = super::super::histogram();
         for i in 1..=1000u64 {
             h.saturating_record(i * 1000); // 1 µs ..= 1000 µs
         }
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn empty_histogram_writes_only_the_header_and_footer() {
-        let rows = parse_hgrm(&to_hgrm(&super::super::new_histogram()));
+        let rows = parse_hgrm(&to_hgrm(&super::super::histogram()));
         assert!(rows.is_empty());
     }
 

@@ -12,9 +12,6 @@
 //! accumulating into the current one and the next interval covers both.
 
 pub mod hgrm;
-pub mod machine;
-pub mod plot;
-pub mod report;
 
 use std::sync::Arc;
 
@@ -190,7 +187,7 @@ impl Telemetry {
 
 /// The RT ↔ housekeeping hand-over of interval snapshots (see the module docs).
 #[derive(Debug, Clone)]
-pub struct Exchange {
+pub(crate) struct Exchange {
     full: Arc<ArrayQueue<Box<Telemetry>>>,
     empty: Arc<ArrayQueue<Box<Telemetry>>>,
 }
@@ -198,7 +195,7 @@ pub struct Exchange {
 impl Exchange {
     /// Allocates `spares` empty snapshots (at start-up; 2 is plenty: housekeeping returns a
     /// box within milliseconds and intervals are seconds).
-    pub fn new(spares: usize) -> Exchange {
+    pub(crate) fn new(spares: usize) -> Exchange {
         let spares = spares.max(1);
         let ex = Exchange {
             full: Arc::new(ArrayQueue::new(spares + 1)),
@@ -216,7 +213,7 @@ impl Exchange {
 
     /// RT side: swaps `current` with an empty snapshot and queues the full one. Returns
     /// false (and keeps accumulating) when no empty snapshot is available. Never allocates.
-    pub fn swap_out(&self, current: &mut Box<Telemetry>) -> bool {
+    pub(crate) fn swap_out(&self, current: &mut Box<Telemetry>) -> bool {
         let Some(mut spare) = self.empty.pop() else {
             return false;
         };
@@ -228,93 +225,20 @@ impl Exchange {
     }
 
     /// RT side, at the end of serving (allocation allowed): queues whatever `current` holds.
-    pub fn hand_over_last(&self, current: Telemetry) {
+    pub(crate) fn hand_over_last(&self, current: Telemetry) {
         let _ = self.full.push(Box::new(current));
     }
 
     /// Housekeeping side: the oldest full snapshot.
-    pub fn take_full(&self) -> Option<Box<Telemetry>> {
+    pub(crate) fn take_full(&self) -> Option<Box<Telemetry>> {
         self.full.pop()
     }
 
     /// Housekeeping side: returns an emptied snapshot for reuse.
-    pub fn give_back(&self, mut t: Box<Telemetry>) {
+    pub(crate) fn give_back(&self, mut t: Box<Telemetry>) {
         t.reset();
         let _ = self.empty.push(t);
     }
-}
-
-/// The percentiles every report quotes, in nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Percentiles {
-    /// Samples.
-    pub n: u64,
-    /// Median.
-    pub p50: u64,
-    /// 90th percentile.
-    pub p90: u64,
-    /// 99th percentile.
-    pub p99: u64,
-    /// 99.9th percentile.
-    pub p999: u64,
-    /// 99.99th percentile.
-    pub p9999: u64,
-    /// Largest sample.
-    pub max: u64,
-    /// Mean.
-    pub mean: f64,
-}
-
-impl Percentiles {
-    /// Reads the percentiles of `h` (all zero when it is empty).
-    pub fn of(h: &Histogram<u64>) -> Percentiles {
-        if h.is_empty() {
-            return Percentiles {
-                n: 0,
-                p50: 0,
-                p90: 0,
-                p99: 0,
-                p999: 0,
-                p9999: 0,
-                max: 0,
-                mean: 0.0,
-            };
-        }
-        Percentiles {
-            n: h.len(),
-            p50: h.value_at_quantile(0.5),
-            p90: h.value_at_quantile(0.9),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            p9999: h.value_at_quantile(0.9999),
-            max: h.max(),
-            mean: h.mean(),
-        }
-    }
-
-    /// One markdown table row: `| label | n | p50 | p90 | p99 | p99.9 | p99.99 | max |` in µs.
-    pub fn markdown_row(&self, label: &str) -> String {
-        let us = |v: u64| format!("{:.1}", v as f64 / 1000.0);
-        format!(
-            "| {label} | {} | {} | {} | {} | {} | {} | {} |",
-            self.n,
-            us(self.p50),
-            us(self.p90),
-            us(self.p99),
-            us(self.p999),
-            us(self.p9999),
-            us(self.max)
-        )
-    }
-
-    /// The header matching [`Percentiles::markdown_row`].
-    pub const MARKDOWN_HEADER: &'static str = "| | samples | p50 µs | p90 µs | p99 µs | p99.9 µs | p99.99 µs | max µs |\n|---|---:|---:|---:|---:|---:|---:|---:|";
-}
-
-/// A fresh fixed-bound histogram (1 ns ..= [`MAX_NS`], 3 significant digits) for any
-/// measurement in nanoseconds.
-pub fn new_histogram() -> Histogram<u64> {
-    histogram()
 }
 
 #[cfg(test)]
@@ -393,17 +317,5 @@ mod tests {
         ex.hand_over_last(std::mem::take(&mut *current));
         assert!(ex.take_full().is_some());
         assert!(ex.take_full().is_none());
-    }
-
-    #[test]
-    fn percentiles_of_an_empty_histogram_are_zero() {
-        let p = Percentiles::of(&new_histogram());
-        assert_eq!((p.n, p.p50, p.max), (0, 0, 0));
-        let mut h = new_histogram();
-        h.saturating_record(2500);
-        assert_eq!(
-            Percentiles::of(&h).markdown_row("x"),
-            "| x | 1 | 2.5 | 2.5 | 2.5 | 2.5 | 2.5 | 2.5 |"
-        );
     }
 }

@@ -14,6 +14,8 @@ impl HeaderError {
     pub const PDU_SIZE: HeaderError = HeaderError(0x8500);
     /// Object addressing error.
     pub const ADDRESSING: HeaderError = HeaderError(0x8701);
+    /// Function not permitted at the current protection level (Snap7: "need password").
+    pub const PROTECTED: HeaderError = HeaderError(0xD241);
 
     /// Error class byte.
     pub fn class(self) -> u8 {

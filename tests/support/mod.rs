@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use s7rt::events::{CloseReason, Event, EventSink};
-use s7rt::plc::{Cpu, DbSpec, Image, ImageSpec, Memory, Now};
+use s7rt::plc::{Cpu, CpuSpec, DbSpec, Image, ImageSpec, Memory, Now, Personality};
 use s7rt::session::{Limits, Session};
 use s7rt::wire::var::Area;
 
@@ -112,17 +112,44 @@ pub fn golden_image() -> Image {
     img
 }
 
+/// A client write as (area, db, offset, bit, data).
+pub type Written = (Area, u16, usize, Option<u8>, Vec<u8>);
+
+/// Events, and client writes.
 #[derive(Default)]
-pub struct Events(pub Vec<Event>);
+pub struct Events(pub Vec<Event>, pub Vec<Written>);
 
 impl EventSink for Events {
     fn event(&mut self, e: Event) {
         self.0.push(e);
     }
+    fn client_write(&mut self, w: &s7rt::events::WriteRef<'_>) {
+        self.1
+            .push((w.area, w.db, w.offset, w.bit, w.data.to_vec()));
+    }
 }
 
 /// 2026-11-23 10:58:07.000 UTC (a Monday), the time in golden frames 51 and 61.
 pub const GOLDEN_WALL_MS: i64 = 1_795_431_487_000;
+
+/// A CPU with the S7-300 personality, no password, any slot, no quotas, no download.
+pub fn test_cpu(wall_ms: i64) -> Cpu {
+    Cpu::new(
+        &CpuSpec {
+            personality: Personality::s7_300(),
+            password: None,
+            protection_level: 1,
+            accept_any_slot: true,
+            quotas: [u16::MAX; 3],
+            max_connections: 32,
+            blocks: Vec::new(),
+            allow_download: false,
+            allow_delete: false,
+            staging_len: 0,
+        },
+        wall_ms,
+    )
+}
 
 pub const LIMITS: Limits = Limits {
     max_pdu: 960,
@@ -157,7 +184,7 @@ impl Harness {
             image,
             now,
             wall_ms: GOLDEN_WALL_MS,
-            cpu: Cpu::for_tests(GOLDEN_WALL_MS),
+            cpu: test_cpu(GOLDEN_WALL_MS),
             events: Events::default(),
             rx: Vec::new(),
             tx: vec![0; 2 * limits.max_reply_len()],

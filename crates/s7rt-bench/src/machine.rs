@@ -102,27 +102,11 @@ impl Machine {
     }
 }
 
-/// The civil UTC date and time `(year, month, day, hour, minute, second)` of `unix_secs`.
-pub fn utc(unix_secs: u64) -> (i64, u32, u32, u32, u32, u32) {
-    let rem = unix_secs % 86_400;
-    let (year, month, day) = crate::plc::clock::civil_from_days((unix_secs / 86_400) as i64);
-    (
-        year,
-        month,
-        day,
-        (rem / 3600) as u32,
-        (rem / 60 % 60) as u32,
-        (rem % 60) as u32,
-    )
-}
-
 /// Now as `YYYY-MM-DDTHHMMSSZ` (UTC; no colons, so it is usable in a file name).
 pub fn timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (y, mo, d, h, mi, s) = utc(secs);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}{mi:02}{s:02}Z")
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H%M%SZ")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -130,12 +114,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn utc_converts_known_instants() {
-        assert_eq!(utc(0), (1970, 1, 1, 0, 0, 0));
-        // 2024-02-29T12:34:56Z, a leap day.
-        assert_eq!(utc(1_709_210_096), (2024, 2, 29, 12, 34, 56));
-        // 2000-03-01T00:00:00Z, right after a 400-year leap day.
-        assert_eq!(utc(951_868_800), (2000, 3, 1, 0, 0, 0));
+    fn timestamp_is_a_file_name_friendly_utc_instant() {
+        let t = timestamp();
+        assert_eq!(t.len(), "2026-12-02T053519Z".len(), "{t}");
+        assert!(t.ends_with('Z') && !t.contains(':'), "{t}");
+        assert_eq!(t.as_bytes()[10], b'T', "{t}");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::{new_histogram, Percentiles};
+use s7rt::telemetry::histogram;
+
+use crate::Percentiles;
 
 /// Reads cyclictest's `-h`/`-q` histogram output (`NNNNNN CCCCCC` lines: microseconds,
 /// samples) into a histogram in nanoseconds (each sample at its microsecond's lower bound,
@@ -14,7 +16,7 @@ use super::{new_histogram, Percentiles};
 /// histogram) are recorded at the reported maximum, so the count stays right and the tail is
 /// not understated.
 pub fn parse_cyclictest(text: &str) -> Result<Histogram<u64>, String> {
-    let mut h = new_histogram();
+    let mut h = histogram();
     let mut max_us = None;
     let mut overflows = 0u64;
     for line in text.lines() {

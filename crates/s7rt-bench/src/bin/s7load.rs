@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use s7rt::load::{self, LoadSpec, Mix, Pace};
-use s7rt::telemetry::Percentiles;
+use s7rt_bench::load::{self, LoadSpec, Mix, Pace};
+use s7rt_bench::Percentiles;
 
 /// Load generator for S7 servers (s7rtd, Snap7, real PLCs on a test bench).
 #[derive(Debug, Parser)]

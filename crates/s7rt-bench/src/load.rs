@@ -1,4 +1,4 @@
-//! A load generator for S7 servers, built on [`crate::client`]: N connections, each on its
+//! A load generator for S7 servers, built on [`s7rt::client`]: N connections, each on its
 //! own thread, closed loop (next request when the answer arrives) or paced at a fixed total
 //! rate, a weighted mix of operations, client-side round-trip histograms, optional pinning.
 //!
@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::client::{Client, ClientError};
-use crate::wire::s7::Rosctr;
-use crate::wire::var::{self, Area, Item, TransportSize};
+use s7rt::client::{Client, ClientError};
+use s7rt::telemetry::histogram;
+use s7rt::wire::s7::Rosctr;
+use s7rt::wire::var::{self, Area, Item, TransportSize};
 
 /// One kind of request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,13 +306,14 @@ fn worker(
     start: &std::sync::OnceLock<Instant>,
 ) -> Partial {
     let mut out = Partial {
-        rtt: crate::telemetry::new_histogram(),
+        rtt: histogram(),
         requests: 0,
         errors: 0,
         first_error: None,
     };
     if let Some(&cpu) = spec.pin.get(index % spec.pin.len().max(1)) {
-        core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+        // Best effort, as before: an unpinned load still measures, only more noisily.
+        let _ = s7rt::rt::pin_to_cpu(cpu);
     }
     let max_len = spec
         .mix
@@ -430,7 +432,7 @@ pub fn run(spec: &LoadSpec) -> anyhow::Result<LoadResult> {
         .get()
         .map_or(Duration::ZERO, |t: &Instant| t.elapsed());
     let mut result = LoadResult {
-        rtt: crate::telemetry::new_histogram(),
+        rtt: histogram(),
         requests: 0,
         errors: 0,
         first_error: None,
@@ -453,8 +455,8 @@ pub fn run(spec: &LoadSpec) -> anyhow::Result<LoadResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::server::Server;
+    use s7rt::config::Config;
+    use s7rt::server::Server;
 
     #[test]
     fn parses_operations_and_rejects_zero_sizes() {

@@ -6,7 +6,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use plotters::prelude::*;
 
-use super::report::Series;
+use crate::report::Series;
 
 /// Bins `h` (ns) into `per_decade` logarithmic bins per decade of microseconds; returns
 /// `(bin lower edge µs, fraction of samples)` for every non-empty bin, ascending.
@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn log_bins_split_decades_and_sum_to_one() {
-        let mut h = crate::telemetry::new_histogram();
+        let mut h = s7rt::telemetry::histogram();
         h.saturating_record_n(1_000, 3); // 1 µs
         h.saturating_record_n(10_000, 1); // 10 µs
         let bins = log_bins(&h, 1);
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn histogram_svg_writes_a_plot_with_a_legend_per_series() {
-        let mut h = crate::telemetry::new_histogram();
+        let mut h = s7rt::telemetry::histogram();
         for v in [10_000u64, 12_000, 15_000, 90_000] {
             h.saturating_record(v);
         }
@@ -134,7 +134,7 @@ mod tests {
         assert!(svg.contains("s7rtd: p50 12.0 / p99 90.0"), "{svg}");
         assert!(svg.contains("floor: p50"));
         let _ = std::fs::remove_file(&path);
-        let empty = Series::new("none", crate::telemetry::new_histogram());
+        let empty = Series::new("none", s7rt::telemetry::histogram());
         assert_eq!(
             histogram_svg(&path, "t", &[&empty])
                 .unwrap_err()
