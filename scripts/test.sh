@@ -110,10 +110,10 @@ if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
     step "bench smoke (cargo bench --bench jitter -- --smoke)" cargo bench --profile dev --bench jitter -- --smoke
     step "bench smoke (cargo bench --bench host -- --smoke)" cargo bench --profile dev --bench host -- --smoke
     step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
-    # s7rtd on a real PREEMPT_RT kernel in a qemu guest (about a minute on an idle machine).
+    # s7rtd on a real PREEMPT_RT kernel in an emulated guest (1-2 minutes on an idle machine).
     if [[ $(id -u) == 0 ]]; then
         step "PREEMPT_RT guest (scripts/test-rt-kernel.sh)" \
-            timeout --kill-after=10 900 bash scripts/test-rt-kernel.sh
+            timeout --kill-after=10 1200 bash scripts/test-rt-kernel.sh
     else
         section "PREEMPT_RT guest: skipped, not root (it installs qemu-system-x86 and busybox-static with apt and downloads linux-image-rt-amd64; run scripts/test-rt-kernel.sh as root)"
     fi
