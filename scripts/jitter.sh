@@ -7,6 +7,8 @@
 #                                     and [telemetry] histogram_dir (send it SIGUSR1 first)
 #   scripts/jitter.sh --smoke         the short CI run (~15 s, no targets)
 #
+# An installed daemon must allow the bench's 64 connections from this one address:
+# max_connections and max_connections_per_ip of at least 64 (the defaults are 32 and 8).
 # Extra arguments go to the bench: --rt-cpu N, --load-cpu N, --priority P, --cycle-us N,
 # --out DIR. Needs cargo; cyclictest (apt-get install -y rt-tests) and valgrind are used when
 # installed and reported as skipped otherwise. SCHED_FIFO phases need root or CAP_SYS_NICE.

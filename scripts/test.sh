@@ -17,6 +17,7 @@ VENVS=$REPO/target/venv
 SUITE_TIMEOUT=${S7RT_SUITE_TIMEOUT:-600}
 FAILED=()
 PASSED=()
+NOT_RUN=()
 START=$SECONDS
 
 section() { printf '\n==== %s ====\n' "$*"; }
@@ -94,6 +95,15 @@ export S7RTD=$REPO/target/debug/s7rtd
 export S7RT_EDGE=$REPO/target/debug/examples/edge
 
 [[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --workspace --all-targets" cargo test --workspace --all-targets
+# Tests marked #[ignore = "needs root ..."] drop privileges with setpriv; as root they run
+# here (and fail rather than skip if they cannot), otherwise the summary says they did not.
+if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
+    if [[ $(id -u) == 0 ]]; then
+        step "privileged tests (cargo test --test cli -- --ignored)" cargo test --test cli -- --ignored
+    else
+        NOT_RUN+=("privileged tests in tests/cli.rs (need root: sudo scripts/test.sh)")
+    fi
+fi
 
 for entry in "${SUITES[@]}"; do
     read -r -a argv <<<"$entry"
@@ -122,6 +132,7 @@ fi
 section "summary ($((SECONDS - START)) s)"
 for p in "${PASSED[@]}"; do echo "passed: $p"; done
 for f in "${FAILED[@]}"; do echo "FAILED: $f"; done
+for n in "${NOT_RUN[@]}"; do echo "NOT RUN: $n"; done
 # One closing line over all steps (each step's own runner printed its test counts above).
 echo "steps: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
 ((${#FAILED[@]} == 0))

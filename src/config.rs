@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::access::{Access, RuleConfig};
+use crate::admission;
 use crate::plc::{BlockType, CpuSpec, DbSpec, ImageSpec, Personality};
 use crate::settings::{Limits, LoopConfig};
 
@@ -31,6 +33,14 @@ pub struct Config {
     pub max_amq: u16,
     /// Close a connection silent for this many milliseconds.
     pub idle_timeout_ms: u64,
+    /// Close a connection that has not finished COTP connect and Setup Communication within
+    /// this many milliseconds; when all slots are taken, the oldest such connection makes
+    /// room for a newcomer.
+    pub handshake_timeout_ms: u64,
+    /// Slots one client address may hold at once.
+    pub max_connections_per_ip: usize,
+    /// Access rules by client network (`[[access]]`); none: every client may do everything.
+    pub access: Vec<RuleConfig>,
     /// Capacity of the RT → housekeeping event queue.
     pub event_queue: usize,
     /// Real-time settings.
@@ -198,6 +208,9 @@ impl Default for Config {
             max_pdu: 960,
             max_amq: 8,
             idle_timeout_ms: 60_000,
+            handshake_timeout_ms: admission::DEFAULT_HANDSHAKE_TIMEOUT_MS,
+            max_connections_per_ip: admission::DEFAULT_MAX_PER_IP,
+            access: Vec::new(),
             event_queue: 4096,
             rt: RtConfig::default(),
             telemetry: TelemetryConfig::default(),
@@ -316,6 +329,13 @@ impl Config {
         if self.idle_timeout_ms == 0 {
             return Err(err("idle_timeout_ms", "must be at least 1"));
         }
+        if self.handshake_timeout_ms == 0 {
+            return Err(err("handshake_timeout_ms", "must be at least 1"));
+        }
+        if self.max_connections_per_ip == 0 {
+            return Err(err("max_connections_per_ip", "must be at least 1"));
+        }
+        self.access()?;
         if self.event_queue == 0 {
             return Err(err("event_queue", "must be at least 1"));
         }
@@ -456,6 +476,11 @@ impl Config {
         })
     }
 
+    /// The compiled `[[access]]` rules.
+    pub fn access(&self) -> Result<Access, ConfigError> {
+        Access::compile(&self.access).map_err(|(key, problem)| err(&key, problem))
+    }
+
     /// The image sizes.
     pub fn image_spec(&self) -> ImageSpec {
         ImageSpec {
@@ -489,6 +514,8 @@ impl Config {
             busy_poll: self.rt.busy_poll,
             cycle_timer: self.rt.cycle_timer,
             rx_timestamps: self.telemetry.rx_timestamps,
+            handshake_timeout: Duration::from_millis(self.handshake_timeout_ms),
+            max_connections_per_ip: self.max_connections_per_ip,
         }
     }
 }
@@ -507,6 +534,17 @@ mod tests {
         let text = include_str!("../s7rtd.example.toml");
         let cfg = Config::from_toml(text).unwrap();
         assert!(cfg.db.len() >= 3);
+        // Its locked-down plant: who may do what.
+        let a = cfg.access().unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(a.decide(ip("::1")), Some(crate::access::Grant::OPEN));
+        let hmi = a.decide(ip("10.10.2.7")).unwrap();
+        assert!(hmi.may_write() && !hmi.may_control() && !hmi.reaches_everything());
+        let historian = a.decide(ip("fd10:10:3::9")).unwrap();
+        assert!(!historian.may_write() && historian.may_put_get());
+        assert!(!a.decide(ip("10.10.9.5")).unwrap().may_put_get());
+        assert_eq!(a.decide(ip("10.20.1.1")), None);
+        assert_eq!(a.decide(ip("192.0.2.1")), None);
     }
 
     #[test]
@@ -567,6 +605,28 @@ mod tests {
         assert_eq!(
             e.0,
             "config key `cpu.protection_level`: levels 2 and 3 need cpu.password (clients legitimate with it)"
+        );
+    }
+
+    #[test]
+    fn access_rules_parse_and_their_errors_name_the_rule() {
+        let cfg = Config::from_toml(
+            "[[access]]\nnetworks = [\"10.1.0.0/16\", \"fd00::/8\"]\nread_only = true\ndbs = [1, \"10-19\"]\n[[access]]\nnetworks = [\"0.0.0.0/0\"]\nconnect = false\n",
+        )
+        .unwrap();
+        let a = cfg.access().unwrap();
+        let g = a.decide("10.1.2.3".parse().unwrap()).unwrap();
+        assert!(!g.may_write() && g.may_control());
+        assert_eq!(a.decide("10.2.0.1".parse().unwrap()), None);
+        let e = Config::from_toml("[[access]]\nnetworks = [\"10.0.0.0/40\"]\n").unwrap_err();
+        assert_eq!(
+            e.0,
+            "config key `access[0].networks`: \"10.0.0.0/40\": prefix length must be 0..=32"
+        );
+        let e = Config::from_toml("max_connections_per_ip = 0").unwrap_err();
+        assert_eq!(
+            e.0,
+            "config key `max_connections_per_ip`: must be at least 1"
         );
     }
 

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::admission::{Admission, Refusal, Verdict};
 use crate::events::{CloseReason, Event, EventQueue};
 use crate::host::port::HostPort;
 use crate::host::sink::LoopSink;
@@ -63,6 +64,8 @@ pub(crate) struct EventLoop<M: Memory> {
     cfg: LoopConfig,
     /// Measurements of the current report interval (all of them without reporting).
     pub(crate) telemetry: Box<Telemetry>,
+    /// Who holds each slot since when: per-address limits, eviction, handshake deadlines.
+    admission: Admission,
     /// Where interval snapshots go, how often, and when the next one is due.
     reporting: Option<(Exchange, Duration, Instant)>,
     /// Wall-clock time at a monotonic instant, re-read every cycle: requests derive the wall
@@ -137,6 +140,11 @@ impl<M: Memory> EventLoop<M> {
             control,
             cfg,
             telemetry: Box::default(),
+            admission: Admission::new(
+                cfg.max_connections,
+                cfg.max_connections_per_ip,
+                cfg.handshake_timeout,
+            ),
             reporting: None,
             wall_base: {
                 let n = Now::read();
@@ -291,6 +299,11 @@ impl<M: Memory> EventLoop<M> {
             if self.conns[slot].fd.is_some() {
                 if let Some(reason) = self.conns[slot].session.handle_timeout(now) {
                     self.close(slot, reason);
+                } else if !self.conns[slot].session.is_established()
+                    && self.admission.handshake_expired(slot, now)
+                {
+                    self.telemetry.counters.handshake_timeouts += 1;
+                    self.close(slot, CloseReason::HandshakeTimeout);
                 }
             }
         }
@@ -306,13 +319,44 @@ impl<M: Memory> EventLoop<M> {
                 // and is retried next turn.
                 Err(_) => return,
             };
-            let Some(slot) = self.conns.iter().position(|c| c.fd.is_none()) else {
-                // No free slot: close at once (dropping `fd`) and count it.
-                self.telemetry.counters.refused += 1;
-                self.queue.push(Event::Refused { peer });
-                continue;
-            };
-            self.open(slot, fd, peer, now);
+            self.admit(fd, peer, now);
+        }
+    }
+
+    /// Decides what becomes of an accepted connection (access rules, per-address limit,
+    /// a free slot or the eviction of the oldest handshake) and opens or refuses it.
+    fn admit(&mut self, fd: OwnedFd, peer: SocketAddr, now: Instant) {
+        let refuse = |el: &mut Self, reason: Refusal| {
+            // Closed at once by dropping `fd`.
+            let c = &mut el.telemetry.counters;
+            c.refused += 1;
+            match reason {
+                Refusal::NotPermitted => c.refused_access += 1,
+                Refusal::PerIpLimit => c.refused_per_ip += 1,
+                Refusal::Full => {}
+            }
+            el.queue.push(Event::Refused { peer, reason });
+        };
+        let Some(grant) = self.cpu.access.decide(peer.ip()) else {
+            return refuse(self, Refusal::NotPermitted);
+        };
+        let conns = &self.conns;
+        let verdict = self.admission.decide(peer.ip(), |slot| {
+            conns.get(slot).is_some_and(|c| c.session.is_established())
+        });
+        let slot = match verdict {
+            Verdict::Open(slot) => slot,
+            Verdict::Evict(slot) => {
+                self.telemetry.counters.evicted += 1;
+                self.close(slot, CloseReason::Evicted);
+                slot
+            }
+            Verdict::Refuse(reason) => return refuse(self, reason),
+        };
+        self.open(slot, fd, peer, now);
+        if self.conns[slot].fd.is_some() {
+            self.conns[slot].session.set_grant(grant);
+            self.admission.opened(slot, peer.ip(), now);
         }
     }
 
@@ -353,6 +397,7 @@ impl<M: Memory> EventLoop<M> {
     }
 
     fn close(&mut self, slot: usize, reason: CloseReason) {
+        self.admission.closed(slot);
         let c = &mut self.conns[slot];
         c.session.release(&mut self.cpu);
         if let Some(fd) = c.fd.take() {
@@ -615,6 +660,8 @@ mod tests {
             busy_poll: false,
             cycle_timer: CycleTimer::Epoll,
             rx_timestamps: false,
+            handshake_timeout: Duration::from_secs(5),
+            max_connections_per_ip: 8,
         };
         let mut el = EventLoop::new(
             listener.into(),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
 
+pub use crate::admission::Refusal as AcceptRefusal;
 use crate::plc::cpu::{Mode, Refusal};
 use crate::wire::var::Area;
 use crate::wire::{Error as WireError, HeaderError};
@@ -29,6 +30,10 @@ pub enum CloseReason {
     ConnectRefused,
     /// Nothing arrived within the idle timeout.
     IdleTimeout,
+    /// COTP connect and Setup Communication did not finish within the handshake timeout.
+    HandshakeTimeout,
+    /// Still in its handshake when every slot was taken: closed to make room for a newcomer.
+    Evicted,
     /// A socket error (errno).
     Io(i32),
     /// The server is shutting down.
@@ -47,6 +52,14 @@ impl core::fmt::Display for CloseReason {
             }
             CloseReason::ConnectRefused => write!(f, "COTP connection request refused"),
             CloseReason::IdleTimeout => write!(f, "idle timeout"),
+            CloseReason::HandshakeTimeout => write!(
+                f,
+                "handshake timeout (no COTP connect and Setup Communication in time)"
+            ),
+            CloseReason::Evicted => write!(
+                f,
+                "evicted while still in its handshake: all slots taken and a new client came"
+            ),
             CloseReason::Io(e) => {
                 write!(f, "socket error: {}", std::io::Error::from_raw_os_error(*e))
             }
@@ -67,10 +80,12 @@ pub enum Event {
         /// Client address.
         peer: SocketAddr,
     },
-    /// A connection was refused because all slots are in use.
+    /// A connection was refused at accept (closed at once).
     Refused {
         /// Client address.
         peer: SocketAddr,
+        /// Why.
+        reason: AcceptRefusal,
     },
     /// A connection ended.
     Disconnected {
@@ -245,6 +260,7 @@ mod tests {
         let q = EventQueue::new(2);
         let e = Event::Refused {
             peer: "127.0.0.1:1".parse().unwrap(),
+            reason: AcceptRefusal::Full,
         };
         q.push(e);
         q.push(e);

@@ -19,7 +19,7 @@ pub(crate) fn log_event(e: &Event) {
     match e {
         Event::Listening(a) => log::info!("listening on {a}"),
         Event::Connected { slot, peer } => log::info!("slot {slot}: connected from {peer}"),
-        Event::Refused { peer } => log::warn!("refused {peer}: all connection slots in use"),
+        Event::Refused { peer, reason } => log::warn!("refused {peer}: {reason}"),
         Event::Disconnected { slot, reason } => log::info!("slot {slot}: closed: {reason}"),
         Event::Negotiated { slot, pdu_len } => log::debug!("slot {slot}: PDU {pdu_len} negotiated"),
         Event::RequestRejected {

@@ -17,6 +17,8 @@
 //! thread), `config` and `server` (start-up in the order the real-time rules demand).
 //! `docs/architecture.md` draws the module map and one request's path.
 
+pub mod access;
+mod admission;
 pub mod client;
 pub mod config;
 mod event_loop;

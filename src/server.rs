@@ -108,6 +108,8 @@ impl Server {
         let cpu_spec = cfg.cpu_spec().map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut cpu = Cpu::new(&cpu_spec, Now::read().wall_ms);
         cpu.staging.prefault();
+        cpu.access = cfg.access().map_err(|e| anyhow::anyhow!("{e}"))?;
+        cpu.access.prefault();
         let mut event_loop = EventLoop::new(
             listener,
             image,

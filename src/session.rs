@@ -70,6 +70,10 @@ pub struct Session {
     client_ref: u16,
     tpdu_len: usize,
     reasm: Reassembly,
+    /// Bytes of an oversized TPKT still to skip (see [`Session::oversized`]).
+    drain: usize,
+    /// The TPKT being skipped ends its PDU: answer 0x8500 once it is skipped.
+    drain_eot: bool,
     /// When bytes last arrived; the idle deadline is derived from it only when checked, so
     /// a request costs no time arithmetic for it.
     last_activity: Instant,
@@ -90,6 +94,8 @@ impl Session {
                 len: 0,
                 overflow: false,
             },
+            drain: 0,
+            drain_eot: false,
             last_activity: now,
             conn: ConnState::default(),
         }
@@ -102,8 +108,20 @@ impl Session {
         self.tpdu_len = 128;
         self.reasm.len = 0;
         self.reasm.overflow = false;
+        self.drain = 0;
+        self.drain_eot = false;
         self.last_activity = now;
         self.conn = ConnState::default();
+    }
+
+    /// Sets what this connection may do (after [`Session::reset`], at accept).
+    pub fn set_grant(&mut self, grant: crate::access::Grant) {
+        self.conn.grant = grant;
+    }
+
+    /// COTP connect and Setup Communication are done (a PDU length is negotiated).
+    pub fn is_established(&self) -> bool {
+        self.conn.pdu_len != 0
     }
 
     /// Gives the connection's place in its type's quota back to the CPU. The event loop
@@ -143,15 +161,16 @@ impl Session {
         tx: &mut [u8],
         events: &mut E,
     ) -> Step {
+        if self.drain > 0 {
+            return self.drain_step(now, rx, mem, cpu, tx, events);
+        }
         let n = match tpkt::frame(rx, MAX_TPKT_LEN) {
-            Ok(tpkt::Frame::Incomplete) => {
-                return Step {
-                    consumed: 0,
-                    reply_len: 0,
-                    close: None,
-                }
-            }
+            Ok(tpkt::Frame::Incomplete) => return NEED_MORE,
             Ok(tpkt::Frame::Complete(n)) => n,
+            // Version 3 and a length up to 65535: the stream is in sync, only too long.
+            Err(WireError::BadTpktLength(len)) if usize::from(len) > MAX_TPKT_LEN => {
+                return self.oversized(now, rx, usize::from(len), mem, cpu, tx, events)
+            }
             Err(e) => return close(0, CloseReason::Framing(e)),
         };
         self.last_activity = now.mono;
@@ -194,6 +213,91 @@ impl Session {
                 }
             }
             _ => close(n, CloseReason::Framing(WireError::Malformed)),
+        }
+    }
+
+    /// A well-formed TPKT longer than any we accept (`len` > [`MAX_TPKT_LEN`]): the stream
+    /// is still in sync, so instead of closing (as a strict receiver would) it is skipped
+    /// as it arrives, and the PDU it belongs to is answered with 0x8500 (PDU too large),
+    /// as Snap7's server does. Only a data TPDU of a connected session qualifies: anything
+    /// else that large cannot be a request we could serve and closes the connection.
+    #[allow(clippy::too_many_arguments)] // handle_rx's inputs, passed through
+    fn oversized<M: Memory, E: EventSink>(
+        &mut self,
+        now: Now,
+        rx: &[u8],
+        len: usize,
+        mem: &mut M,
+        cpu: &mut Cpu,
+        tx: &mut [u8],
+        events: &mut E,
+    ) -> Step {
+        // TPKT header, DT header, and the S7 header up to its PDU reference.
+        const PEEK: usize = tpkt::HEADER_LEN + cotp::DT_HEADER_LEN + 6;
+        let Some(head) = rx.get(..PEEK) else {
+            return NEED_MORE;
+        };
+        let dt = &head[tpkt::HEADER_LEN..tpkt::HEADER_LEN + cotp::DT_HEADER_LEN];
+        let is_dt =
+            dt[0] as usize == cotp::DT_HEADER_LEN - 1 && TpduCode::from(dt[1]) == TpduCode::Data;
+        if !is_dt || self.phase == Phase::AwaitConnect {
+            return close(
+                0,
+                CloseReason::Framing(WireError::BadTpktLength(len as u16)),
+            );
+        }
+        self.last_activity = now.mono;
+        let r = &mut self.reasm;
+        if r.len == 0 && !r.overflow {
+            // The PDU starts here: keep its first bytes for the PDU reference of the answer.
+            let first = &head[tpkt::HEADER_LEN + cotp::DT_HEADER_LEN..];
+            if let Some(dst) = r.buf.get_mut(..first.len()) {
+                dst.copy_from_slice(first);
+                r.len = first.len();
+            }
+        }
+        r.overflow = true;
+        self.drain = len;
+        self.drain_eot = dt[2] & cotp::EOT != 0;
+        self.drain_step(now, rx, mem, cpu, tx, events)
+    }
+
+    /// Skips what `rx` holds of the oversized TPKT; once all of it is skipped and it ended
+    /// its PDU, answers 0x8500 with the PDU's reference.
+    fn drain_step<M: Memory, E: EventSink>(
+        &mut self,
+        now: Now,
+        rx: &[u8],
+        mem: &mut M,
+        cpu: &mut Cpu,
+        tx: &mut [u8],
+        events: &mut E,
+    ) -> Step {
+        let n = rx.len().min(self.drain);
+        self.drain -= n;
+        let mut reply_len = 0;
+        if self.drain == 0 && self.drain_eot {
+            let mut ctx = Ctx {
+                mem,
+                cpu,
+                conn: &mut self.conn,
+                events,
+                wall_ms: now.wall_ms,
+                limits: self.limits,
+                slot: self.slot,
+            };
+            let prefix = self.reasm.buf.get(..self.reasm.len).unwrap_or_default();
+            let len = tx
+                .get_mut(FRAME_OVERHEAD..)
+                .map_or(0, |out| dispatch::too_long(prefix, &mut ctx, out));
+            reply_len = frame(tx, self.tpdu_len, len);
+            self.reasm.len = 0;
+            self.reasm.overflow = false;
+        }
+        Step {
+            consumed: n,
+            reply_len,
+            close: None,
         }
     }
 
@@ -365,6 +469,13 @@ fn frame(tx: &mut [u8], tpdu_len: usize, pdu_len: usize) -> usize {
     }
     FRAME_OVERHEAD * k + pdu_len
 }
+
+/// "Need more bytes".
+const NEED_MORE: Step = Step {
+    consumed: 0,
+    reply_len: 0,
+    close: None,
+};
 
 fn close(consumed: usize, reason: CloseReason) -> Step {
     Step {

@@ -55,6 +55,10 @@ pub(crate) struct LoopConfig {
     pub(crate) cycle_timer: CycleTimer,
     /// Read with kernel receive timestamps and record `rx_service_ns`.
     pub(crate) rx_timestamps: bool,
+    /// Time a connection has for COTP connect and Setup Communication.
+    pub(crate) handshake_timeout: Duration,
+    /// Slots one client address may hold.
+    pub(crate) max_connections_per_ip: usize,
 }
 
 /// What wakes the loop at its cycle deadline.

@@ -122,15 +122,22 @@ fn sigterm_stops_the_server_cleanly_with_a_summary() {
     );
 }
 
+/// Why the privilege tests are ignored by a plain `cargo test`; `scripts/test.sh` runs them
+/// with `--ignored` when it is root, where they must pass (never skip).
+const NEEDS_ROOT: &str = "needs root and setpriv; scripts/test.sh runs it as root";
+
 /// Runs s7rtd as `nobody` with no capabilities, so mlockall, SCHED_FIFO and
-/// /dev/cpu_dma_latency are all refused by the kernel (needs root to drop privileges).
-fn unprivileged() -> Option<Command> {
-    if !nix::unistd::geteuid().is_root()
-        || Command::new("setpriv").arg("--version").output().is_err()
-    {
-        eprintln!("skipped: needs root and setpriv to run the daemon unprivileged");
-        return None;
-    }
+/// /dev/cpu_dma_latency are all refused by the kernel. Needs root to drop privileges: run
+/// without them the test fails instead of passing without having run.
+fn unprivileged() -> Command {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "{NEEDS_ROOT}: run as root (cargo test --test cli -- --ignored)"
+    );
+    assert!(
+        Command::new("setpriv").arg("--version").output().is_ok(),
+        "{NEEDS_ROOT}: setpriv (util-linux) is not installed"
+    );
     let mut c = Command::new("setpriv");
     c.args([
         "--reuid=65534",
@@ -141,14 +148,13 @@ fn unprivileged() -> Option<Command> {
         "--",
     ]);
     c.env("HOME", "/");
-    Some(c)
+    c
 }
 
 #[test]
+#[ignore = "needs root and setpriv; scripts/test.sh runs it as root"]
 fn without_privileges_it_says_what_is_missing_and_runs_anyway() {
-    let Some(mut cmd) = unprivileged() else {
-        return;
-    };
+    let mut cmd = unprivileged();
     cmd.args([BIN, "--listen", "127.0.0.1:0", "--cpu", "0"]);
     let (child, _) = start(&mut cmd);
     let err = stop(child);
@@ -158,10 +164,9 @@ fn without_privileges_it_says_what_is_missing_and_runs_anyway() {
 }
 
 #[test]
+#[ignore = "needs root and setpriv; scripts/test.sh runs it as root"]
 fn strict_rt_refuses_to_start_without_privileges() {
-    let Some(mut cmd) = unprivileged() else {
-        return;
-    };
+    let mut cmd = unprivileged();
     let mut child = cmd
         .args([BIN, "--listen", "127.0.0.1:0", "--cpu", "0", "--strict-rt"])
         .stdout(Stdio::piped())

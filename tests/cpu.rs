@@ -225,6 +225,22 @@ fn unknown_szl_id_and_index_get_d401_and_d402_with_empty_data() {
 }
 
 #[test]
+fn index_0_of_0131_and_0232_answers_the_index_1_and_index_4_records() {
+    // python-snap7 3.x's get_cp_info()/get_protection() ask for index 0 (no CPU documents it).
+    let mut h = Harness::new(LIMITS);
+    h.connect(480);
+    for (id, record) in [(0x0131, 1), (0x0232, 4)] {
+        let (zero, _) = szl_stream(&mut h, id, 0);
+        let (named, _) = szl_stream(&mut h, id, record);
+        assert_eq!(zero, named, "SZL {id:#06x} index 0 vs {record}");
+        assert_eq!(&zero[..6], &[0, 40, 0, 1, 0, record as u8]);
+    }
+    // The live PDU of this connection is in the record.
+    let (cp, _) = szl_stream(&mut h, 0x0131, 0);
+    assert_eq!(&cp[6..8], &480u16.to_be_bytes());
+}
+
+#[test]
 fn every_served_szl_answers_with_consistent_lengths() {
     let mut h = Harness::new(LIMITS);
     h.connect(960);
@@ -240,9 +256,11 @@ fn every_served_szl_answers_with_consistent_lengths() {
         (0x011C, 1),
         (0x011C, 0x0B),
         (0x0F1C, 0),
+        (0x0131, 0),
         (0x0131, 1),
         (0x0131, 9),
         (0x0132, 4),
+        (0x0232, 0),
         (0x0232, 4),
         (0x0024, 0),
         (0x0424, 0),

@@ -9,40 +9,15 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use s7rt::client::Client;
-use s7rt::config::Config;
 use s7rt::server::Server;
 use s7rt::wire::var::Area;
 use support::*;
 
-fn start(edit: impl FnOnce(&mut Config)) -> Server {
-    let mut cfg = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
-    };
-    cfg.rt.enabled = false;
-    edit(&mut cfg);
-    Server::start(&cfg).unwrap()
-}
-
 fn raw_connect(server: &Server) -> TcpStream {
     let mut s = TcpStream::connect(server.local_addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(&cr(0x0A, [0x01, 0x01])).unwrap();
-    let mut cc = [0u8; 22];
-    s.read_exact(&mut cc).unwrap();
-    s.write_all(&job(0, &setup_params(480), &[])).unwrap();
-    let mut ans = [0u8; 27];
-    s.read_exact(&mut ans).unwrap();
+    handshake(&mut s);
     s
-}
-
-fn read_tpkt(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut h = [0u8; 4];
-    s.read_exact(&mut h)?;
-    let mut v = h.to_vec();
-    v.resize(u16::from_be_bytes([h[2], h[3]]) as usize, 0);
-    s.read_exact(&mut v[4..])?;
-    Ok(v)
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use s7rt::access::{Access, DbRange, RuleConfig};
 use s7rt::client::Client;
 use s7rt::config::Config;
 use s7rt::server::Server;
@@ -128,10 +129,36 @@ fn request_mix() -> Vec<Vec<u8>> {
     ]
 }
 
+/// `[[access]]` rules limiting a connection to DBs 1–2, areas DB/M/Q and no control: every
+/// item then passes the grant's bit tests (and the DB-set bit test) on the request path.
+fn limiting_rules() -> Vec<RuleConfig> {
+    vec![RuleConfig {
+        control: false,
+        areas: Some(vec!["DB".into(), "M".into(), "Q".into()]),
+        dbs: Some(vec![DbRange::Text("1-2".into())]),
+        ..RuleConfig::for_networks(&["127.0.0.0/8"])
+    }]
+}
+
 #[test]
 fn session_serves_ten_thousand_requests_without_allocating_or_faulting() {
+    serve_mix_without_allocating(None);
+}
+
+#[test]
+fn session_with_access_rules_serves_without_allocating_or_faulting() {
+    serve_mix_without_allocating(Some(limiting_rules()));
+}
+
+fn serve_mix_without_allocating(rules: Option<Vec<RuleConfig>>) {
     let mix = request_mix();
     let mut h = Harness::new(LIMITS);
+    if let Some(rules) = rules {
+        h.cpu.access = Access::compile(&rules).unwrap();
+        let grant = h.cpu.access.decide("127.0.0.1".parse().unwrap()).unwrap();
+        assert!(!grant.reaches_everything() && !grant.may_control());
+        h.session.set_grant(grant);
+    }
     h.connect(480);
     let mut tx = vec![0u8; 2 * LIMITS.max_reply_len()];
     let serve = |h: &mut Harness, tx: &mut [u8], req: &[u8]| {
@@ -266,9 +293,19 @@ fn rt_thread_minor_faults() -> u64 {
 
 #[test]
 fn server_rt_thread_serves_ten_thousand_socket_requests_without_allocating_or_faulting() {
+    serve_socket_requests_without_allocating(Vec::new());
+}
+
+#[test]
+fn server_with_access_rules_serves_socket_requests_without_allocating_or_faulting() {
+    serve_socket_requests_without_allocating(limiting_rules());
+}
+
+fn serve_socket_requests_without_allocating(access: Vec<RuleConfig>) {
     let _one = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
     let mut cfg = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
+        access,
         ..Config::default()
     };
     cfg.rt.enabled = false;

@@ -98,19 +98,76 @@ fn wrong_tpkt_version_closes_the_connection() {
 }
 
 #[test]
-fn tpkt_length_below_seven_or_above_maximum_closes_the_connection() {
+fn tpkt_length_below_seven_or_oversized_non_data_closes_the_connection() {
     let mut h = connected(480);
     h.feed(&[0x03, 0x00, 0x00, 0x05, 0x02]);
     assert_eq!(
         h.closed,
         Some(CloseReason::Framing(WireError::BadTpktLength(5)))
     );
+    // 2048 bytes announced for a connection request: no request we serve is that long.
     let mut h = connected(480);
-    h.feed(&[0x03, 0x00, 0x08, 0x00]);
+    let mut big_cr = vec![0x03, 0x00, 0x08, 0x00, 0x11, 0xE0];
+    big_cr.resize(20, 0);
+    h.feed(&big_cr);
     assert_eq!(
         h.closed,
         Some(CloseReason::Framing(WireError::BadTpktLength(2048)))
     );
+    // Before the COTP connection no data TPDU is served at all.
+    let mut h = Harness::new(LIMITS);
+    h.feed(&oversized_read(9, 2048, true)[..20]);
+    assert_eq!(
+        h.closed,
+        Some(CloseReason::Framing(WireError::BadTpktLength(2048)))
+    );
+}
+
+/// A well-formed TPKT/DT of `len` bytes holding a Read Var job (reference `pdu_ref`)
+/// padded with zeros: longer than any TPKT the server takes.
+fn oversized_read(pdu_ref: u16, len: usize, eot: bool) -> Vec<u8> {
+    let mut f = read_db1(pdu_ref, 0, 4);
+    f.resize(len, 0);
+    f[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+    f[6] = if eot { 0x80 } else { 0x00 };
+    f
+}
+
+#[test]
+fn oversized_tpkt_is_drained_answered_8500_and_the_session_goes_on() {
+    for (len, chunk) in [(1029, 1029), (3000, 7), (3000, 1024), (65535, 4096)] {
+        let mut h = connected(480);
+        let frame = oversized_read(0x0ABC, len, true);
+        let mut out = Vec::new();
+        for part in frame.chunks(chunk) {
+            assert!(
+                out.is_empty(),
+                "answered before the frame was drained ({len}/{chunk})"
+            );
+            out = h.feed(part);
+            assert_eq!(h.closed, None, "{len}/{chunk}");
+        }
+        assert_eq!(out, hex("03000013 02f080 32020000 0abc 0000 0000 8500"));
+        let ans = h.feed(&read_db1(0x0ABD, 0, 4));
+        assert_eq!(&ans[11..13], &[0x0A, 0xBD], "next request answered");
+        assert_eq!(ans[17..19], [0, 0], "without error");
+    }
+}
+
+#[test]
+fn oversized_fragment_answers_8500_at_the_end_of_its_pdu() {
+    let mut h = connected(480);
+    // The PDU's first fragment is oversized, without EOT: nothing to answer yet.
+    assert!(h.feed(&oversized_read(0x0777, 1500, false)).is_empty());
+    // Its last fragment: a small DT with EOT.
+    let last = hex("03000009 02f080 0000");
+    assert_eq!(
+        h.feed(&last),
+        hex("03000013 02f080 32020000 0777 0000 0000 8500")
+    );
+    assert_eq!(h.closed, None);
+    let ans = h.feed(&read_db1(0x0778, 0, 4));
+    assert_eq!(&ans[11..13], &[0x07, 0x78]);
 }
 
 #[test]

@@ -93,6 +93,8 @@ fn s7rtd_config(o: &Opts) -> anyhow::Result<Config> {
     let mut cfg = Config {
         listen: "127.0.0.1:0".parse()?,
         max_connections: 128,
+        // Every load connection comes from 127.0.0.1.
+        max_connections_per_ip: 128,
         ..Config::default()
     };
     cfg.rt.enabled = true;

@@ -133,6 +133,9 @@ pub struct Cpu {
     pub staging: Staging,
     /// Diagnostic buffer.
     pub diag: DiagBuffer,
+    /// Access rules by client network (open unless configured); the event loop decides
+    /// each connection's grant with them at accept.
+    pub access: crate::access::Access,
 }
 
 impl Cpu {
@@ -168,6 +171,7 @@ impl Cpu {
                 0
             }),
             diag: DiagBuffer::new(spec.personality.diag_entries),
+            access: crate::access::Access::open(),
         };
         cpu.log(event_id::POWER_ON, 0, 0, wall_ms);
         cpu.log(event_id::RUN, 0, 0, wall_ms);

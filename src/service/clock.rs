@@ -31,7 +31,7 @@ pub(crate) fn read<M, E>(p: &Params, ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) ->
 
 /// Set clock: data `FF 09 00 0A` + reserved, century (ignored), DATE_AND_TIME.
 pub(crate) fn set<M, E: EventSink>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>) -> UdAnswer {
-    if ctx.level() >= 2 {
+    if ctx.level() >= 2 || !ctx.conn.grant.may_set_clock() {
         return UdAnswer::err(p.seq, PROTECTED);
     }
     let Some(plc_ms) = data.get(6..14).and_then(decode_date_and_time) else {

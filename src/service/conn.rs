@@ -3,6 +3,7 @@
 //! connection type.
 //! Fixed size, kept inside the `Session`, reset with it.
 
+use crate::access::Grant;
 use crate::plc::ConnType;
 use crate::wire::HeaderError;
 
@@ -77,6 +78,8 @@ pub(crate) struct ConnState {
     pub(crate) conn_type: Option<ConnType>,
     /// The client entered the session password.
     pub(crate) legitimated: bool,
+    /// What the `[[access]]` rules let this connection do (decided at accept).
+    pub(crate) grant: Grant,
     /// Fragmented SZL answer in progress.
     pub(crate) szl: Option<SzlCursor>,
     /// Block list in progress.

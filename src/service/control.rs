@@ -98,7 +98,7 @@ pub(crate) fn stop<M: Memory, E: EventSink>(
     if params.len() < 7 {
         return Err(HeaderError::NOT_IMPLEMENTED.into());
     }
-    if ctx.level() >= 2 {
+    if ctx.level() >= 2 || !ctx.conn.grant.may_control() {
         return Err(HeaderError::PROTECTED.into());
     }
     if ctx.cpu.mode() == Mode::Stop {
@@ -137,6 +137,9 @@ pub(crate) fn pi_service<M: Memory, E: EventSink>(
         PiService::Insert => download::insert(block, ctx)?,
         PiService::Delete => download::delete(block, ctx)?,
         PiService::HotStart | PiService::ColdStart => {
+            if !ctx.conn.grant.may_control() {
+                return Err(HeaderError::PROTECTED.into());
+            }
             if ctx.cpu.mode() == Mode::Run {
                 return Err(refuse(PI_SERVICE, 0x03, out));
             }

@@ -6,6 +6,7 @@
 //! (0 = no answer). Every job is answered once, with the client's PDU reference echoed; what
 //! is not served gets an S7 error, never silence.
 
+use crate::access::Guarded;
 use crate::events::{Event, EventSink, WriteRef};
 use crate::plc::Memory;
 use crate::service::ctx::{Ctx, UdAnswer};
@@ -41,11 +42,18 @@ pub(crate) fn answer<M: Memory, E: EventSink>(
         // Nothing but Setup Communication before a PDU size exists: every other request
         // "exceeds" the (not yet negotiated) PDU.
         (_, _) if !established => Err(HeaderError::PDU_SIZE.into()),
+        // A connection an `[[access]]` rule limits takes its own path; for everybody else
+        // access control costs this one comparison.
+        (Rosctr::Job, var::READ | var::WRITE) if !ctx.conn.grant.is_open() => {
+            limited_var(&header, function, level, ctx, out)
+        }
         // Protection level 3 (read/write protection) refuses reads, level 2 writes:
         // every item answers 0x03 "access denied", which clients report per item.
         (Rosctr::Job, var::READ) if level >= 3 => refuse_items(&header, ctx, out, 4),
         (Rosctr::Job, var::WRITE) if level >= 2 => refuse_items(&header, ctx, out, 1),
-        (Rosctr::Job, var::READ) => read(&header, ctx, out).map_err(JobError::from),
+        (Rosctr::Job, var::READ) => {
+            read(&header, &*ctx.mem, ctx.pdu_len(), out).map_err(JobError::from)
+        }
         (Rosctr::Job, var::WRITE) => write(&header, ctx, out).map_err(JobError::from),
         (Rosctr::Job, f) => {
             let p = header.params();
@@ -192,16 +200,55 @@ fn setup<M, E: EventSink>(
     })
 }
 
-fn read<M: Memory, E>(
+/// Read/Write Var of a connection an `[[access]]` rule limits. PUT/GET off: a bare Ack with
+/// 0x8104, as an S7-1500 answers. Read-only (or protection level 2/3): every item answers
+/// 0x03. Limited areas or DBs: the image is seen through [`Guarded`], where items outside
+/// answer 0x03.
+fn limited_var<M: Memory, E: EventSink>(
     h: &S7Header<&[u8]>,
-    ctx: &Ctx<'_, M, E>,
+    function: u8,
+    level: u8,
+    ctx: &mut Ctx<'_, M, E>,
+    out: &mut [u8],
+) -> Result<Answer, JobError> {
+    let grant = ctx.conn.grant;
+    if !grant.may_put_get() {
+        return Err(HeaderError::NOT_IMPLEMENTED.into());
+    }
+    let is_write = function == var::WRITE;
+    if level >= 3 || (is_write && (level >= 2 || !grant.may_write())) {
+        return refuse_items(h, ctx, out, if is_write { 1 } else { 4 });
+    }
+    let result = match (grant.reaches_everything(), is_write) {
+        (true, true) => write(h, ctx, out),
+        (true, false) => read(h, &*ctx.mem, ctx.pdu_len(), out),
+        (false, _) => {
+            let pdu_len = ctx.pdu_len();
+            let mut mem = Guarded {
+                mem: &mut *ctx.mem,
+                grant,
+                access: &ctx.cpu.access,
+            };
+            match is_write {
+                true => write_to(h, &mut mem, &mut *ctx.events, ctx.slot, pdu_len, out),
+                false => read(h, &mem, pdu_len, out),
+            }
+        }
+    };
+    result.map_err(JobError::from)
+}
+
+fn read<M: Memory>(
+    h: &S7Header<&[u8]>,
+    mem: &M,
+    pdu_len: u16,
     out: &mut [u8],
 ) -> Result<Answer, HeaderError> {
     let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
     if !h.data().is_empty() {
         return Err(HeaderError::NOT_IMPLEMENTED);
     }
-    read_var::read_var(&req, ctx.mem, body(ctx.pdu_len(), out))
+    read_var::read_var(&req, mem, body(pdu_len, out))
 }
 
 fn write<M: Memory, E: EventSink>(
@@ -209,11 +256,21 @@ fn write<M: Memory, E: EventSink>(
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],
 ) -> Result<Answer, HeaderError> {
+    let pdu_len = ctx.pdu_len();
+    write_to(h, &mut *ctx.mem, &mut *ctx.events, ctx.slot, pdu_len, out)
+}
+
+fn write_to<M: Memory, E: EventSink>(
+    h: &S7Header<&[u8]>,
+    mem: &mut M,
+    events: &mut E,
+    slot: u16,
+    pdu_len: u16,
+    out: &mut [u8],
+) -> Result<Answer, HeaderError> {
     let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
-    let slot = ctx.slot;
-    let body = body(ctx.pdu_len(), out);
-    let events = &mut *ctx.events;
-    write_var::write_var(&req, h.data(), ctx.mem, body, |w| {
+    let body = body(pdu_len, out);
+    write_var::write_var(&req, h.data(), mem, body, |w| {
         events.client_write(&WriteRef {
             slot,
             area: w.item.area,

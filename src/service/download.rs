@@ -108,7 +108,7 @@ pub(crate) fn request<M: Memory, E: EventSink>(
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],
 ) -> Result<Answer, JobError> {
-    if !ctx.cpu.download_allowed() || ctx.level() >= 2 {
+    if !ctx.cpu.download_allowed() || ctx.level() >= 2 || !ctx.conn.grant.may_download() {
         return Err(HeaderError::PROTECTED.into());
     }
     let r = parse_request(params).ok_or(JobError::from(BAD_PARAM))?;
@@ -261,7 +261,7 @@ pub(crate) fn insert<M: Memory, E: EventSink>(
     block: &[u8],
     ctx: &mut Ctx<'_, M, E>,
 ) -> Result<(), JobError> {
-    if !ctx.cpu.download_allowed() || ctx.level() >= 2 {
+    if !ctx.cpu.download_allowed() || ctx.level() >= 2 || !ctx.conn.grant.may_download() {
         return Err(HeaderError::PROTECTED.into());
     }
     let mut it = addresses(block).ok_or(JobError::from(BAD_PARAM))?;
@@ -292,7 +292,7 @@ pub(crate) fn delete<M: Memory, E: EventSink>(
     block: &[u8],
     ctx: &mut Ctx<'_, M, E>,
 ) -> Result<(), JobError> {
-    if !ctx.cpu.delete_allowed() || ctx.level() >= 2 {
+    if !ctx.cpu.delete_allowed() || ctx.level() >= 2 || !ctx.conn.grant.may_download() {
         return Err(HeaderError::PROTECTED.into());
     }
     let check = |a: Option<(u8, u16)>, mem: &M| -> Result<u16, HeaderError> {

@@ -7,7 +7,9 @@
 //! `0000` and header-only `0F00` (ids served) · `0011` / `0111` 1, 6, 7 / `0F11`
 //! (identification) · `001C` / `011C` 1–5, 7–B / `0F1C` (component identification) ·
 //! `0131` 1–9 (communication capabilities; index 1 live) · `0132` / `0232` 4 (protection,
-//! live) · `0024` / `0424` (mode, live) · `0019` / `0074` (LEDs, live) · `0037` (Ethernet)
+//! live) · `0131` / `0232` index 0 (what python-snap7 3.x asks; answered with the index-1 /
+//! index-4 record, see [`record_for_index_0`]) · `0024` / `0424` (mode, live) · `0019` /
+//! `0074` (LEDs, live) · `0037` (Ethernet)
 //! · `00A0` / `01A0` n (diagnostic buffer, newest first).
 
 use crate::plc::clock::encode_date_and_time;
@@ -26,6 +28,19 @@ pub(crate) const SERVED_IDS: [u16; 18] = [
     0x0000, 0x0F00, 0x0011, 0x0111, 0x0F11, 0x001C, 0x011C, 0x0F1C, 0x0131, 0x0132, 0x0232, 0x0024,
     0x0424, 0x0019, 0x0074, 0x0037, 0x00A0, 0x01A0,
 ];
+
+/// The record served for `(id, index)`: `index` itself, except index 0 of `0131` and `0232`,
+/// which no S7 CPU documents. python-snap7 3.x's `get_cp_info()` and `get_protection()` ask
+/// for index 0; instead of refusing them (D402) they get the record that holds the answer:
+/// communication capabilities index 1 (live PDU and connection limits) and protection index
+/// 4. The record keeps its own index, so a client that checks it sees which record it got.
+pub(crate) fn record_for_index_0(id: u16, index: u16) -> u16 {
+    match (id, index) {
+        (0x0131, 0) => 1,
+        (0x0232, 0) => 4,
+        _ => index,
+    }
+}
 
 /// Indexes of the component-identification records (there is no index 6).
 const COMPONENT_INDEXES: [u16; 10] = [1, 2, 3, 4, 5, 7, 8, 9, 0x0A, 0x0B];
@@ -53,8 +68,9 @@ pub(crate) fn check(id: u16, index: u16, cpu: &Cpu) -> Result<(), HeaderError> {
         | 0x0037 | 0x00A0 => index == 0,
         0x0111 => IDENT_INDEXES.contains(&index),
         0x011C => COMPONENT_INDEXES.contains(&index),
-        0x0131 => (1..=9).contains(&index),
-        0x0132 | 0x0232 => index == 4,
+        0x0131 => (0..=9).contains(&index),
+        0x0132 => index == 4,
+        0x0232 => index == 4 || index == 0,
         0x01A0 => usize::from(index) <= cpu.diag.capacity(),
         _ => return Err(UNKNOWN_ID),
     };
@@ -106,7 +122,7 @@ pub(crate) fn stream(
         0x0F1C => head(w, 34, COMPONENT_INDEXES.len()),
         0x0131 => {
             head(w, 40, 1);
-            comm_capabilities(w, live, index);
+            comm_capabilities(w, live, record_for_index_0(id, index));
         }
         0x0132 | 0x0232 => {
             head(w, 40, 1);

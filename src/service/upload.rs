@@ -40,6 +40,15 @@ pub(crate) fn start<M: Memory, E: EventSink>(
         .and_then(|n| blocks::parse_address(n.get(1..)?))
         .and_then(|(sub, n)| blocks::find(ctx.mem, ctx.cpu, sub, n))
         .ok_or(JobError::from(blocks::NOT_FOUND))?;
+    // Uploading a DB reads all of it: only for connections whose rule reaches that DB.
+    if block.sub == 0x0A
+        && !ctx
+            .conn
+            .grant
+            .reaches(Area::DataBlock, block.number, &ctx.cpu.access)
+    {
+        return Err(HeaderError::PROTECTED.into());
+    }
     let id = ctx.conn.next_id();
     ctx.conn.upload = Some(Upload {
         id,

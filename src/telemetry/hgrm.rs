@@ -103,6 +103,10 @@ pub fn counters_text(c: &Counters, queue_drops: u64) -> String {
         ("errors", c.errors),
         ("accepted", c.accepted),
         ("refused", c.refused),
+        ("refused_access", c.refused_access),
+        ("refused_per_ip", c.refused_per_ip),
+        ("evicted", c.evicted),
+        ("handshake_timeouts", c.handshake_timeouts),
         ("closed", c.closed),
         ("overruns", c.overruns),
         ("turns", c.turns),
@@ -180,6 +184,6 @@ mod tests {
         assert!(text.contains("reads 7\n"));
         assert!(text.contains("errors 2\n"));
         assert!(text.ends_with("queue_drops 3\n"));
-        assert_eq!(text.lines().count(), 12);
+        assert_eq!(text.lines().count(), 16);
     }
 }

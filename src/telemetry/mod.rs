@@ -29,8 +29,16 @@ pub struct Counters {
     pub replies: u64,
     /// Connections accepted.
     pub accepted: u64,
-    /// Connections refused because every slot was in use.
+    /// Connections refused at accept, for any reason (the next two are part of it).
     pub refused: u64,
+    /// Of `refused`: no `[[access]]` rule lets the address connect.
+    pub refused_access: u64,
+    /// Of `refused`: the address already held `max_connections_per_ip` slots.
+    pub refused_per_ip: u64,
+    /// Connections closed in their handshake to make room for a newcomer.
+    pub evicted: u64,
+    /// Connections closed for not finishing their handshake in time.
+    pub handshake_timeouts: u64,
     /// Connections closed (any reason).
     pub closed: u64,
     /// Cycle deadlines missed entirely (the loop woke more than one period late).
@@ -55,6 +63,10 @@ impl Counters {
         self.replies += other.replies;
         self.accepted += other.accepted;
         self.refused += other.refused;
+        self.refused_access += other.refused_access;
+        self.refused_per_ip += other.refused_per_ip;
+        self.evicted += other.evicted;
+        self.handshake_timeouts += other.handshake_timeouts;
         self.closed += other.closed;
         self.overruns += other.overruns;
         self.turns += other.turns;
@@ -149,7 +161,7 @@ impl Telemetry {
     pub fn interval_line(&self, secs: f64, drops: u64) -> String {
         let c = &self.counters;
         format!(
-            "{:.1}s: {} replies (read {}, write {}, setup {}, other {}), {} errors; connections +{} -{} refused {}; queue drops {}; overruns {}; service {}; wake-up {}",
+            "{:.1}s: {} replies (read {}, write {}, setup {}, other {}), {} errors; connections +{} -{} refused {} (access {}, per-ip {}) evicted {} handshake timeouts {}; queue drops {}; overruns {}; service {}; wake-up {}",
             secs,
             c.replies,
             c.reads,
@@ -160,6 +172,10 @@ impl Telemetry {
             c.accepted,
             c.closed,
             c.refused,
+            c.refused_access,
+            c.refused_per_ip,
+            c.evicted,
+            c.handshake_timeouts,
             drops,
             c.overruns,
             Telemetry::summary(&self.service_ns),

@@ -346,3 +346,37 @@ pub fn ack_data(reply: &[u8]) -> &[u8] {
     let plen = u16::from_be_bytes([p[6], p[7]]) as usize;
     &p[12 + plen..]
 }
+
+/// Starts the real server on an ephemeral 127.0.0.1 port, without real-time measures,
+/// after `edit` changed the default configuration.
+pub fn start(edit: impl FnOnce(&mut s7rt::config::Config)) -> s7rt::server::Server {
+    let mut cfg = s7rt::config::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..s7rt::config::Config::default()
+    };
+    cfg.rt.enabled = false;
+    edit(&mut cfg);
+    s7rt::server::Server::start(&cfg).unwrap()
+}
+
+/// Reads one whole TPKT from `s`.
+pub fn read_tpkt(s: &mut std::net::TcpStream) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut h = [0u8; 4];
+    s.read_exact(&mut h)?;
+    let mut v = h.to_vec();
+    v.resize(u16::from_be_bytes([h[2], h[3]]) as usize, 0);
+    s.read_exact(&mut v[4..])?;
+    Ok(v)
+}
+
+/// COTP connect + Setup Communication (PDU 480) over a raw socket.
+pub fn handshake(s: &mut std::net::TcpStream) {
+    use std::io::{Read, Write};
+    s.write_all(&cr(0x0A, [0x01, 0x01])).unwrap();
+    let mut cc = [0u8; 22];
+    s.read_exact(&mut cc).unwrap();
+    s.write_all(&job(0, &setup_params(480), &[])).unwrap();
+    let mut ans = [0u8; 27];
+    s.read_exact(&mut ans).unwrap();
+}

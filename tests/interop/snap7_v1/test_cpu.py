@@ -47,7 +47,7 @@ def test_every_served_szl_reads_and_the_list_names_them(client):
     served = {
         0x0000: [0], 0x0F00: [0], 0x0011: [0], 0x0111: [1, 6, 7], 0x0F11: [0],
         0x001C: [0], 0x011C: [1, 2, 3, 4, 5, 7, 8, 9, 10, 11], 0x0F1C: [0],
-        0x0131: list(range(1, 10)), 0x0132: [4], 0x0232: [4], 0x0024: [0], 0x0424: [0],
+        0x0131: list(range(0, 10)), 0x0132: [4], 0x0232: [0, 4], 0x0024: [0], 0x0424: [0],
         0x0019: [0], 0x0074: [0], 0x0037: [0], 0x00A0: [0], 0x01A0: [1],
     }
     for szl_id, indexes in served.items():

@@ -11,9 +11,11 @@ instead of bending the server:
   `build_cpu_state_request` / `extract_cpu_state`). The malformed job is refused with header
   error 0x8104; the operating mode is read from SZL 0x0424 instead, as Snap7's GetPlcStatus does.
 - `get_cp_info()` reads SZL 0x0131 index 0 and `get_protection()` SZL 0x0232 index 0: neither
-  index exists on an S7 CPU (0x0131 has indexes 1..9, 0x0232 only index 4), so the answer is
-  "information function unavailable" (D402). Even a record would be misread: both parsers take
-  the SZL header (LENTHDR, N_DR) as the first fields. The tests read indexes 1 and 4 directly.
+  index is documented for an S7 CPU (0x0131 has indexes 1..9, 0x0232 only index 4). s7rtd
+  answers index 0 with the record that holds the answer (0x0131 index 1, 0x0232 index 4, in
+  the standard SZL layout), so both calls succeed; but 3.3.0's parsers take the SZL header
+  (LENTHDR, N_DR) and the record index as their first fields, so the values sit four fields
+  later than its structs say. The tests check the records byte for byte.
 """
 
 import datetime
@@ -97,11 +99,12 @@ def test_s7_1500_personality_with_an_identity_override(s7rtd_factory, connect):
     assert (order.V1, order.V2, order.V3) == (2, 8, 3)
 
 
-def test_get_cp_info_asks_for_an_index_no_cpu_serves_and_index_1_holds_the_live_limits(client):
-    with pytest.raises(S7ProtocolError) as e:
-        client.get_cp_info()
-    assert str(e.value) == SZL_UNAVAILABLE_INDEX
-    lenthdr, ndr, rec = szl(client, 0x0131, 1)
+def test_get_cp_info_asks_for_index_0_and_gets_the_index_1_record_with_the_live_limits(client):
+    cp = client.get_cp_info()
+    # 3.3.0 decodes LENTHDR, N_DR and the record index as its first three fields.
+    assert (cp.MaxPduLength, cp.MaxConnections, cp.MaxMpiRate, cp.MaxBusRate) == (40, 1, 1, PDU)
+    assert szl(client, 0x0131, 0) == szl(client, 0x0131, 1)
+    lenthdr, ndr, rec = szl(client, 0x0131, 0)
     assert (lenthdr, ndr, len(rec)) == (40, 1, 40)
     index, pdu, conns, mpi, bus = struct.unpack(">HHHII", rec[:14])
     # Negotiated PDU, configured max_connections (32), the S7-300's MPI and bus rates.
@@ -169,15 +172,16 @@ def test_identification_records_hold_the_personality_values(client):
                               0x00, 0x1B, 0x1B, 0x12, 0x34, 0x56])
 
 
-def test_get_protection_asks_for_index_0_and_index_4_reports_the_levels(s7rtd_factory, connect):
+def test_get_protection_asks_for_index_0_and_gets_the_index_4_record_with_the_levels(s7rtd_factory, connect):
     c = connect(s7rtd_factory(PROTECTED))
-    with pytest.raises(S7ProtocolError) as e:
-        c.get_protection()
-    assert str(e.value) == SZL_UNAVAILABLE_INDEX
+    p = c.get_protection()
+    # 3.3.0 decodes LENTHDR, N_DR, the record index, then key switch and password levels.
+    assert (p.sch_schal, p.sch_par, p.sch_rel, p.bart_sch, p.anl_sch) == (40, 1, 4, 1, 2)
     # index, key switch level, password level, level in force, mode switch (RUN-P), startup
-    assert struct.unpack(">6H", szl(c, 0x0232, 4)[2][:12]) == (4, 1, 2, 2, 2, 0)
+    assert struct.unpack(">6H", szl(c, 0x0232, 0)[2][:12]) == (4, 1, 2, 2, 2, 0)
+    assert szl(c, 0x0232, 0) == szl(c, 0x0232, 4)
     c.set_session_password("secret")
-    assert struct.unpack(">6H", szl(c, 0x0232, 4)[2][:12]) == (4, 1, 2, 1, 2, 0)
+    assert struct.unpack(">6H", szl(c, 0x0232, 0)[2][:12]) == (4, 1, 2, 1, 2, 0)
 
 
 def test_blocks_list_and_block_info_of_a_db(client):
