@@ -86,6 +86,8 @@ suite nodes7 bash tests/interop/nodes7/run.sh
 # The host API through the `edge` example, and 30 SIGKILLs of a writing server (about 1 min).
 suite host pytest_suite host snap7-1 python-snap7==1.3 pytest
 suite persist pytest_suite persist snap7-1 python-snap7==1.3 pytest
+# The control socket and `s7rtd ctl` from Python, with python-snap7 3.3.0 as the S7 side.
+suite ctl pytest_suite ctl snap7-3 python-snap7==3.3.0 pytest
 # Last: reruns the suites above while tshark captures lo, checks every server frame.
 suite capture bash tests/interop/capture/run.sh
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::access::{Access, RuleConfig};
 use crate::admission;
-use crate::plc::{BlockType, CpuSpec, DbSpec, ImageSpec, Personality};
+use crate::plc::{BlockType, CpuSpec, DbSpec, Image, ImageSpec, Personality};
 use crate::settings::{Limits, LoopConfig};
 
 pub use crate::settings::CycleTimer;
@@ -57,6 +57,8 @@ pub struct Config {
     pub host: crate::host::HostConfig,
     /// Retentive data (`crate::persist`).
     pub persist: crate::persist::PersistConfig,
+    /// Named, typed values in the image (`[[tag]]`, see [`crate::tags`]).
+    pub tag: Vec<crate::tags::TagConfig>,
 }
 
 /// `[cpu]`: personality, protection and connection acceptance.
@@ -198,6 +200,10 @@ pub struct DbConfig {
     /// Retentive: kept across restarts under `[persist] dir`.
     #[serde(default)]
     pub retain: bool,
+    /// Raw bytes the DB starts with (offset 0; at most `size` bytes). A relative path is
+    /// relative to the configuration file's directory.
+    #[serde(default)]
+    pub init_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -221,23 +227,27 @@ impl Default for Config {
                     size: 1024,
                     read_only: false,
                     retain: false,
+                    init_file: None,
                 },
                 DbConfig {
                     number: 2,
                     size: 2048,
                     read_only: false,
                     retain: false,
+                    init_file: None,
                 },
                 DbConfig {
                     number: 3,
                     size: 256,
                     read_only: false,
                     retain: false,
+                    init_file: None,
                 },
             ],
             cpu: CpuConfig::default(),
             host: Default::default(),
             persist: Default::default(),
+            tag: Vec::new(),
         }
     }
 }
@@ -300,7 +310,23 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
-        Config::from_toml(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| {
+            ConfigError(format!(
+                "{}: config: {}",
+                path.display(),
+                e.to_string().trim_end()
+            ))
+        })?;
+        // Relative DB init files are relative to the file that names them.
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for db in &mut cfg.db {
+            if let Some(f) = db.init_file.as_mut().filter(|f| f.is_relative()) {
+                *f = dir.join(&*f);
+            }
+        }
+        cfg.validate()
+            .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+        Ok(cfg)
     }
 
     /// Checks every value against its allowed range.
@@ -407,7 +433,33 @@ impl Config {
         self.cpu_spec()?;
         self.host.validate().map_err(ConfigError)?;
         crate::persist::validate(self).map_err(ConfigError)?;
+        for (i, db) in self.db.iter().enumerate() {
+            if let Some(f) = &db.init_file {
+                crate::tags::config::read_init_file(f, db.number, db.size)
+                    .map_err(|e| err(&format!("db[{i}].init_file"), e))?;
+            }
+        }
+        self.tag_table()?;
         Ok(())
+    }
+
+    /// The `[[tag]]` entries checked against the image and each other.
+    pub fn tag_table(&self) -> Result<crate::tags::TagTable, ConfigError> {
+        crate::tags::config::build(&self.tag, &self.image_spec())
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The image with its start-up content (DB init files, tag initial values).
+    pub fn initial_image(&self) -> Result<Image, ConfigError> {
+        let mut image = Image::new(&self.image_spec());
+        let files: Vec<_> = self
+            .db
+            .iter()
+            .filter_map(|d| d.init_file.clone().map(|f| (d.number, f)))
+            .collect();
+        crate::tags::config::initialize(&mut image, &files, &self.tag_table()?)
+            .map_err(ConfigError)?;
+        Ok(image)
     }
 
     /// The CPU settings, with the personality loaded and overridden.
@@ -523,6 +575,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::var::Area;
 
     #[test]
     fn empty_file_is_the_default_configuration() {
@@ -534,6 +587,11 @@ mod tests {
         let text = include_str!("../s7rtd.example.toml");
         let cfg = Config::from_toml(text).unwrap();
         assert!(cfg.db.len() >= 3);
+        let tags = cfg.tag_table().unwrap();
+        assert_eq!(tags.len(), 4);
+        let img = cfg.initial_image().unwrap();
+        let speed = tags.get("Line4.Speed").unwrap();
+        assert_eq!(speed.read(&img), Ok(crate::tags::Value::Real(12.5)));
         // Its locked-down plant: who may do what.
         let a = cfg.access().unwrap();
         let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
@@ -606,6 +664,49 @@ mod tests {
             e.0,
             "config key `cpu.protection_level`: levels 2 and 3 need cpu.password (clients legitimate with it)"
         );
+    }
+
+    #[test]
+    fn tag_errors_come_through_with_the_tag_named() {
+        let e = Config::from_toml(
+            "[[tag]]\nname = \"Line4.Speed\"\naddress = \"MW10\"\ntype = \"REAL\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.0,
+            "config key `tag[0]` (Line4.Speed): REAL at MW10: a 4-byte type needs a double-word address (DBD, MD, ID, QD)"
+        );
+        let e = Config::from_toml("[[tag]]\nname = \"A\"\naddress = \"MW10\"\n").unwrap_err();
+        assert!(e.0.contains("missing field `type`"), "{e}");
+    }
+
+    #[test]
+    fn db_init_file_is_relative_to_the_config_file_and_must_fit() {
+        let dir = std::env::temp_dir().join(format!("s7rt-cfg-init-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("db4.bin"), [1u8, 2, 3]).unwrap();
+        let cfg_path = dir.join("s7rtd.toml");
+        std::fs::write(
+            &cfg_path,
+            "[[db]]\nnumber = 4\nsize = 4\ninit_file = \"db4.bin\"\n[[tag]]\nname = \"W\"\naddress = \"DB4.DBW2\"\ntype = \"WORD\"\ninitial = 16\n",
+        )
+        .unwrap();
+        let cfg = Config::load(&cfg_path).unwrap();
+        let img = cfg.initial_image().unwrap();
+        use crate::plc::Memory;
+        assert_eq!(img.area(Area::DataBlock, 4).unwrap(), &[1, 2, 0, 16]);
+
+        std::fs::write(dir.join("db4.bin"), [0u8; 5]).unwrap();
+        let e = Config::load(&cfg_path).unwrap_err();
+        assert_eq!(
+            e.0,
+            format!(
+                "{}: config key `db[0].init_file`: {} holds 5 bytes, more than DB4's 4",
+                cfg_path.display(),
+                dir.join("db4.bin").display()
+            )
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

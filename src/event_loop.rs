@@ -47,6 +47,8 @@ pub struct Control {
     pub stop: AtomicBool,
     /// Incremented every cycle (watchdogs check it moves).
     pub heartbeat: AtomicU64,
+    /// S7 connections open now (the control socket's `status`).
+    pub connections: AtomicU64,
 }
 
 /// The event loop and everything it owns.
@@ -390,6 +392,7 @@ impl<M: Memory> EventLoop<M> {
         c.writing = false;
         c.backlog = false;
         self.telemetry.counters.accepted += 1;
+        self.control.connections.fetch_add(1, Ordering::Relaxed);
         self.queue.push(Event::Connected {
             slot: slot as u16,
             peer,
@@ -404,6 +407,7 @@ impl<M: Memory> EventLoop<M> {
             let _ = sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_DEL, fd.as_raw_fd(), 0, 0);
             drop(fd);
             self.telemetry.counters.closed += 1;
+            self.control.connections.fetch_sub(1, Ordering::Relaxed);
             self.queue.push(Event::Disconnected {
                 slot: slot as u16,
                 reason,

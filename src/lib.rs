@@ -7,6 +7,9 @@
 //!   no sockets and no clock), over a process image implementing [`plc::Memory`];
 //! - [`client::Client`], a small blocking S7 client (for tools, tests and load generators);
 //! - [`wire`], the TPKT/COTP/S7comm codec, for tools that build or inspect frames;
+//! - [`tags`], named and typed values in the image: STEP 7 addresses, S7 types encoded as a
+//!   CPU lays them out, `[[tag]]` configuration;
+//! - [`ctl`], the control socket (JSON lines over a Unix socket) and `s7rtd ctl`;
 //! - [`events`] and [`telemetry`], what the server reports; [`rt`], the real-time process
 //!   measures (pinning, SCHED_FIFO, page-fault counters) for tools that measure it.
 //!
@@ -21,6 +24,7 @@ pub mod access;
 mod admission;
 pub mod client;
 pub mod config;
+pub mod ctl;
 mod event_loop;
 pub mod events;
 pub mod host;
@@ -32,5 +36,6 @@ pub mod server;
 mod service;
 pub mod session;
 mod settings;
+pub mod tags;
 pub mod telemetry;
 pub mod wire;

@@ -77,9 +77,11 @@ pub struct Server {
 impl Server {
     /// Starts the server described by `cfg`.
     pub fn start(cfg: &Config) -> anyhow::Result<Server> {
-        let mut image = Image::new(&cfg.image_spec());
-        // Retentive data is back in the image before the listener exists.
-        let persist_settings = persist::settings(cfg, &[]);
+        // Start-up content (DB init files, tag initial values), then retentive data over it,
+        // all before the listener exists.
+        let mut image = cfg.initial_image().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let tags = Arc::new(cfg.tag_table().map_err(|e| anyhow::anyhow!("{e}"))?);
+        let persist_settings = persist::settings(cfg, &crate::tags::config::retained(&tags));
         let restored = match &persist_settings {
             Some(s) => {
                 let r = persist::restore(s, &mut image).map_err(anyhow::Error::msg)?;
@@ -119,7 +121,11 @@ impl Server {
             cfg.loop_config(),
         )?;
         event_loop.prefault();
-        let (host, port) = host::pair(&cfg.image_spec(), &cfg.host, None);
+        let (host, port) = host::pair(
+            &cfg.image_spec(),
+            &cfg.host,
+            crate::tags::config::names(&tags),
+        );
         event_loop.attach_host(port);
         let mut persistence = None;
         if let (Some(s), Some(newest)) = (persist_settings, restored) {

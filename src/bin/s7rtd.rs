@@ -26,7 +26,8 @@ Signals: SIGINT/SIGTERM stop cleanly and log a summary (replies, service time an
 percentiles, RT-thread page faults); SIGUSR1 writes the histograms to [telemetry] \
 histogram_dir.\n\n\
 Examples:\n  s7rtd                                  default configuration on port 102\n  \
-s7rtd --config /etc/s7rtd/s7rtd.toml\n  s7rtd --listen 127.0.0.1:1102 --no-rt  unprivileged test run"
+s7rtd --config /etc/s7rtd/s7rtd.toml\n  s7rtd --listen 127.0.0.1:1102 --no-rt  unprivileged test run\n  \
+s7rtd ctl --help                       read, write and watch tags of a running daemon through its control socket"
 )]
 struct Args {
     /// TOML configuration file (see s7rtd.example.toml). Without it the built-in default is
@@ -64,6 +65,10 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    // `s7rtd ctl …` talks to a running daemon through its control socket.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "ctl") {
+        return s7rt::ctl::cli::main(std::env::args_os().skip(1));
+    }
     let args = Args::parse();
     env_logger::Builder::new()
         .filter_level(args.log_level)
@@ -140,6 +145,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         log::warn!("{w}");
     }
     // Machine-readable line for scripts and tests (the port matters with --listen :0).
+    let mut control_socket = s7rt::ctl::daemon::start(&cfg, &server)?;
     println!("s7rtd: listening on {}", server.local_addr());
     let _ = sd_notify::notify(&[NotifyState::Ready]);
     // systemd watchdog: ping only while the RT loop's heartbeat moves, so a stuck loop gets
@@ -161,6 +167,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     let _ = sd_notify::notify(&[NotifyState::Stopping]);
     log::info!("stopping");
+    if let Some(s) = control_socket.as_mut() {
+        s.stop();
+    }
     let stopped = server.shutdown()?;
     let t = &stopped.telemetry;
     log::info!(

@@ -71,6 +71,11 @@ pub struct HostConfig {
     pub budget: usize,
     /// Commands one transaction may have (a batch, or one large write or read).
     pub max_batch: usize,
+    /// Control socket path (see `crate::ctl`): unset, the default
+    /// `/run/s7rtd/s7rtd.sock`; empty, no socket.
+    pub socket: Option<std::path::PathBuf>,
+    /// Control socket clients served at once.
+    pub socket_clients: usize,
 }
 
 impl HostConfig {
@@ -81,6 +86,7 @@ impl HostConfig {
             ("host.notify_queue", self.notify_queue, 1..=1_048_576),
             ("host.budget", self.budget, 1..=65_536),
             ("host.max_batch", self.max_batch, 1..=4096),
+            ("host.socket_clients", self.socket_clients, 1..=1024),
         ] {
             if !range.contains(&v) {
                 return Err(format!(
@@ -107,6 +113,8 @@ impl Default for HostConfig {
             notify_queue: 1024,
             budget: 64,
             max_batch: 256,
+            socket: None,
+            socket_clients: 16,
         }
     }
 }

@@ -67,9 +67,12 @@ check() {
     tshark_r -q -z "expert,note,$server" | sed -n '/^[A-Z]/,$p'
     local problems
     # A bare ACK carrying a D-SACK is the kernel telling a retransmitting peer it had the
-    # data already (seen when the shared machine delays a client past its RTO); it has no
-    # payload from the server, so it is not counted. Every frame with payload still is.
-    problems=$(tshark_r -Y "$server && (_ws.malformed || _ws.expert.severity >= $PI_WARN) && !(tcp.options.sack.dsack && tcp.len == 0)" \
+    # data already (seen when the shared machine delays a client past its RTO); a bare RST
+    # is the kernel answering a client's bytes that arrive after the server closed (a
+    # refusal, a shutdown) — timing on a loaded machine decides whether the client sends
+    # them first. Neither has payload from the server, so neither is counted. Every frame
+    # with payload still is.
+    problems=$(tshark_r -Y "$server && (_ws.malformed || _ws.expert.severity >= $PI_WARN) && !((tcp.options.sack.dsack || tcp.flags.reset == 1) && tcp.len == 0)" \
         -T fields -e frame.number -e tcp.stream -e _ws.expert.severity -e _ws.expert.message)
     local undecoded
     undecoded=$(tshark_r -Y "$server && tcp.len > 0 && !tpkt" -T fields -e frame.number)
