@@ -2,7 +2,8 @@
 # s7rtd on a real PREEMPT_RT kernel: boots Debian's linux-image-rt-amd64 in a qemu guest with a
 # busybox initramfs carrying s7rtd and s7load, and checks from the guest's serial console:
 #   - the kernel is PREEMPT_RT (/sys/kernel/realtime = 1);
-#   - s7rtd starts with its default configuration on a loopback port; its RT thread runs
+#   - s7rtd starts with its default configuration on a loopback port and logs that it chose
+#     the epoll cycle timer because the kernel is PREEMPT_RT; its RT thread runs
 #     SCHED_FIFO at the configured priority, pinned to the configured CPU, memory locked
 #     (all read from /proc in the guest);
 #   - s7load gets thousands of reads and writes answered with 0 errors;
@@ -233,6 +234,14 @@ check_run() {
     if [[ $(fact "$run" exit) == 0 && -n $served ]]; then
         pass "$run: stopped on SIGTERM (exit 0): ${served#*] }"
     else fail "$run: exit '$(fact "$run" exit)' after SIGTERM, summary '$served'"; fi
+    # The cycle timer s7rtd chose, and why: the default ("auto") must take epoll on PREEMPT_RT.
+    local chose want_chose
+    chose=$(facts "$run" log | awk '/cycle timer: / && !n++')
+    case $expect in
+    hardirq) want_chose="cycle timer: epoll (auto: PREEMPT_RT kernel" ;;
+    ktimers) want_chose="cycle timer: timerfd (configured: PREEMPT_RT kernel" ;;
+    esac
+    if [[ $chose == *"$want_chose"* ]]; then pass "$run: ${chose#*] }"; else fail "$run: want a log line '$want_chose…', got '$chose'"; fi
     local warning
     warning=$(facts "$run" log | awk '/cycle_timer = "timerfd" on PREEMPT_RT/ && !n++')
     if [[ $expect == ktimers ]]; then

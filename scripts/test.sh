@@ -97,6 +97,9 @@ export S7RTD=$REPO/target/debug/s7rtd
 export S7RT_EDGE=$REPO/target/debug/examples/edge
 
 [[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --workspace --all-targets" cargo test --workspace --all-targets
+# Release is what ships: the RT thread's 0 allocations and 0 page faults are proven in the
+# optimised build too (code layout, inlining and dropped stores differ from debug).
+[[ -n ${S7RT_SKIP_RUST:-} ]] || step "no allocation, no page fault (release)" cargo test --release --test no_alloc
 # Tests marked #[ignore = "needs root ..."] drop privileges with setpriv; as root they run
 # here (and fail rather than skip if they cannot), otherwise the summary says they did not.
 if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
@@ -121,6 +124,12 @@ if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
     # rotting; its report goes to target/bench-smoke/.
     step "bench smoke (cargo bench --bench jitter -- --smoke)" cargo bench --profile dev --bench jitter -- --smoke
     step "bench smoke (cargo bench --bench host -- --smoke)" cargo bench --profile dev --bench host -- --smoke
+    # The control-socket latency script on a few samples (the ctl suite's venv).
+    ctl_latency_smoke() {
+        ensure_venv "$VENVS/snap7-3" python-snap7==3.3.0 pytest &&
+            "$VENVS/snap7-3/bin/python" scripts/ctl-latency.py --samples 50 --out target/bench-smoke
+    }
+    step "bench smoke (scripts/ctl-latency.py --samples 50)" ctl_latency_smoke
     step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
     # s7rtd on a real PREEMPT_RT kernel in an emulated guest (1-2 minutes on an idle machine).
     if [[ $(id -u) == 0 ]]; then

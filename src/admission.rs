@@ -12,7 +12,9 @@
 //! The table is sized at start-up; deciding scans it (no allocation), once per accept.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::plc::Mono;
 
 /// Default `handshake_timeout_ms`: generous for a client on a slow link (a real handshake
 /// takes two round trips), short against slot-holding idle sockets.
@@ -57,7 +59,7 @@ pub(crate) enum Verdict {
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     peer: IpAddr,
-    opened: Instant,
+    opened: Mono,
 }
 
 /// Per-slot peer addresses and opening times, and the limits.
@@ -107,7 +109,7 @@ impl Admission {
     }
 
     /// Records that `slot` now holds a connection from `peer`, opened at `now`.
-    pub(crate) fn opened(&mut self, slot: usize, peer: IpAddr, now: Instant) {
+    pub(crate) fn opened(&mut self, slot: usize, peer: IpAddr, now: Mono) {
         if let Some(e) = self.slots.get_mut(slot) {
             *e = Some(Entry {
                 peer: peer.to_canonical(),
@@ -124,12 +126,12 @@ impl Admission {
     }
 
     /// Whether the connection in `slot`, if still in its handshake, has run out of time.
-    pub(crate) fn handshake_expired(&self, slot: usize, now: Instant) -> bool {
+    pub(crate) fn handshake_expired(&self, slot: usize, now: Mono) -> bool {
         self.slots
             .get(slot)
             .copied()
             .flatten()
-            .is_some_and(|e| now.saturating_duration_since(e.opened) >= self.handshake_timeout)
+            .is_some_and(|e| now >= e.opened + self.handshake_timeout)
     }
 }
 
@@ -143,7 +145,7 @@ mod tests {
 
     #[test]
     fn free_slot_first_then_the_oldest_handshake_is_evicted_never_a_session() {
-        let t0 = Instant::now();
+        let t0 = Mono::now();
         let mut a = Admission::new(3, 8, Duration::from_secs(5));
         assert_eq!(a.decide(ip("10.0.0.1"), |_| false), Verdict::Open(0));
         a.opened(0, ip("10.0.0.1"), t0 + Duration::from_millis(30));
@@ -163,7 +165,7 @@ mod tests {
 
     #[test]
     fn one_address_holds_at_most_max_per_ip_slots_ipv4_mapped_included() {
-        let t0 = Instant::now();
+        let t0 = Mono::now();
         let mut a = Admission::new(8, 2, Duration::from_secs(5));
         a.opened(0, ip("10.0.0.1"), t0);
         a.opened(1, ip("::ffff:10.0.0.1"), t0);
@@ -176,7 +178,7 @@ mod tests {
 
     #[test]
     fn handshake_deadline_counts_from_opening() {
-        let t0 = Instant::now();
+        let t0 = Mono::now();
         let mut a = Admission::new(2, 8, Duration::from_millis(100));
         a.opened(0, ip("10.0.0.1"), t0);
         assert!(!a.handshake_expired(0, t0 + Duration::from_millis(99)));

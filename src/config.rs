@@ -136,10 +136,11 @@ pub struct RtConfig {
     pub dma_latency: bool,
     /// Poll without sleeping (pegs the CPU; only for isolated CPUs).
     pub busy_poll: bool,
-    /// What wakes the loop for its cycle: `epoll` (default: the cycle deadline is the
-    /// epoll_pwait2 timeout, expired in hard-IRQ context on PREEMPT_RT) or `timerfd` (a
-    /// periodic timerfd armed once: no timer is programmed per wait, which is cheaper on
-    /// VMs, but on PREEMPT_RT it expires in the FIFO-1 ktimers thread).
+    /// What wakes the loop for its cycle: `auto` (default: `epoll` on a PREEMPT_RT kernel,
+    /// `timerfd` elsewhere), `epoll` (the cycle deadline is the epoll_pwait2 timeout,
+    /// expired in hard-IRQ context on PREEMPT_RT, but a timer is programmed per wait) or
+    /// `timerfd` (a periodic timerfd armed once: nothing programmed per wait, but on
+    /// PREEMPT_RT it expires in the FIFO-1 ktimers thread). See [`crate::rt::cycle`].
     pub cycle_timer: CycleTimer,
     /// Refuse to start when any real-time measure cannot be applied.
     pub strict: bool,
@@ -263,7 +264,7 @@ impl Default for RtConfig {
             cycle_us: 1000,
             dma_latency: true,
             busy_poll: false,
-            cycle_timer: CycleTimer::Epoll,
+            cycle_timer: CycleTimer::Auto,
             strict: false,
         }
     }

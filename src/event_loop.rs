@@ -8,18 +8,18 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use crate::admission::{Admission, Refusal, Verdict};
 use crate::events::{CloseReason, Event, EventQueue};
 use crate::host::port::HostPort;
 use crate::host::sink::LoopSink;
 use crate::persist::Snapshotter;
-use crate::plc::{Cpu, Memory, Now};
+use crate::plc::{Cpu, Memory, Mono, Now};
 use crate::rt::sys;
 use crate::session::{Session, MAX_TPKT_LEN};
 use crate::settings::{CycleTimer, LoopConfig};
-use crate::telemetry::{Exchange, Telemetry};
+use crate::telemetry::{Exchange, LoopStats};
 
 const LISTENER: u64 = 0;
 const CYCLE_TIMER: u64 = u64::MAX;
@@ -65,14 +65,15 @@ pub(crate) struct EventLoop<M: Memory> {
     control: Arc<Control>,
     cfg: LoopConfig,
     /// Measurements of the current report interval (all of them without reporting).
-    pub(crate) telemetry: Box<Telemetry>,
+    pub(crate) telemetry: Box<LoopStats>,
     /// Who holds each slot since when: per-address limits, eviction, handshake deadlines.
     admission: Admission,
     /// Where interval snapshots go, how often, and when the next one is due.
-    reporting: Option<(Exchange, Duration, Instant)>,
-    /// Wall-clock time at a monotonic instant, re-read every cycle: requests derive the wall
-    /// time from their wake-up instead of reading a second clock each.
-    wall_base: (Instant, i64),
+    reporting: Option<(Exchange, Duration, Mono)>,
+    /// CLOCK_REALTIME (ns since the epoch) at a monotonic instant, re-read every cycle:
+    /// requests derive the wall time (and the end of service on the receive timestamps'
+    /// clock) from their monotonic readings instead of reading a second clock each.
+    wall_base: (Mono, i64),
     /// The host application's queues (served at the start of every turn).
     host: Option<HostPort>,
     /// Snapshots of the retentive regions (copied on cycle ticks).
@@ -98,7 +99,7 @@ impl<M: Memory> EventLoop<M> {
             libc::EPOLLIN as u32,
             LISTENER,
         )?;
-        let now = Instant::now();
+        let now = Mono::now();
         let tx_len = 2 * cfg.limits.max_reply_len();
         let conns = (0..cfg.max_connections)
             .map(|i| Conn {
@@ -115,8 +116,16 @@ impl<M: Memory> EventLoop<M> {
                 backlog: false,
             })
             .collect();
-        let timerfd = match cfg.cycle_timer {
-            CycleTimer::Epoll => None,
+        let timer = match cfg.cycle_timer {
+            CycleTimer::Auto => {
+                CycleTimer::Auto
+                    .choose(&crate::rt::cycle::Platform::detect())
+                    .timer
+            }
+            explicit => explicit,
+        };
+        let timerfd = match timer {
+            CycleTimer::Epoll | CycleTimer::Auto => None,
             CycleTimer::Timerfd => {
                 let tfd = sys::timerfd_create()?;
                 sys::epoll_ctl(
@@ -148,10 +157,7 @@ impl<M: Memory> EventLoop<M> {
                 cfg.handshake_timeout,
             ),
             reporting: None,
-            wall_base: {
-                let n = Now::read();
-                (n.mono, n.wall_ms)
-            },
+            wall_base: (Mono::now(), sys::realtime_ns()),
             host: None,
             persist: None,
         })
@@ -182,7 +188,7 @@ impl<M: Memory> EventLoop<M> {
     /// Hands the telemetry to `exchange` every `every` (checked on cycle ticks), instead of
     /// accumulating it all in [`EventLoop::telemetry`].
     pub(crate) fn set_reporting(&mut self, exchange: Exchange, every: Duration) {
-        self.reporting = Some((exchange, every, Instant::now() + every));
+        self.reporting = Some((exchange, every, Mono::now() + every));
     }
 
     /// Writes to every page of every buffer so the loop never faults one in.
@@ -195,19 +201,7 @@ impl<M: Memory> EventLoop<M> {
             }
             c.session.prefault();
         }
-        // Recording touches the histograms' counts arrays; do it once at every magnitude.
-        for h in [
-            &mut self.telemetry.wakeup_ns,
-            &mut self.telemetry.service_ns,
-            &mut self.telemetry.rx_service_ns,
-        ] {
-            let mut v = 1u64;
-            while v < crate::telemetry::MAX_NS {
-                h.saturating_record(v);
-                v = v.saturating_mul(2);
-            }
-            h.reset();
-        }
+        self.telemetry.prefault();
     }
 
     /// Gives the image back (after the loop stopped).
@@ -219,7 +213,10 @@ impl<M: Memory> EventLoop<M> {
     pub(crate) fn run(&mut self) -> std::io::Result<()> {
         // Read before the timerfd is armed, so its expiries are never earlier than the
         // deadlines latency is measured against (at worst the arming call is counted).
-        let mut deadline = Instant::now() + self.cfg.cycle;
+        let mut deadline = Mono::now() + self.cfg.cycle;
+        let cycle_ns = u64::try_from(self.cfg.cycle.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
         if let Some(tfd) = &self.timerfd {
             sys::timerfd_arm_periodic(tfd, self.cfg.cycle)?;
         }
@@ -229,10 +226,10 @@ impl<M: Memory> EventLoop<M> {
             } else if self.timerfd.is_some() {
                 None
             } else {
-                Some(deadline.saturating_duration_since(Instant::now()))
+                Some(Duration::from_nanos(deadline.ns_since(Mono::now())))
             };
             let n = sys::epoll_wait(&self.epfd, &mut self.events, timeout)?;
-            let woke = Instant::now();
+            let woke = Mono::now();
             self.telemetry.counters.turns += 1;
             self.serve_host();
             let mut expirations = 0;
@@ -257,18 +254,20 @@ impl<M: Memory> EventLoop<M> {
             if tick {
                 // A wake-up for the cycle alone is the quantity cyclictest measures.
                 let timer_only = n == 0 || (n == 1 && expirations > 0);
-                let late = woke.saturating_duration_since(deadline);
+                let late = woke.ns_since(deadline);
                 if timer_only {
-                    self.telemetry
-                        .wakeup_ns
-                        .saturating_record(late.as_nanos() as u64);
+                    self.telemetry.wakeup_ns.record(late);
                 }
                 let missed = match self.timerfd {
-                    Some(_) => expirations.saturating_sub(1) as u128,
-                    None => late.as_nanos() / self.cfg.cycle.as_nanos().max(1),
+                    Some(_) => expirations.saturating_sub(1),
+                    None => late / cycle_ns,
                 };
-                self.telemetry.counters.overruns += missed as u64;
-                deadline += self.cfg.cycle * (missed as u32 + 1);
+                self.telemetry.counters.overruns += missed;
+                deadline = Mono(
+                    deadline
+                        .0
+                        .saturating_add(cycle_ns.saturating_mul(missed + 1)),
+                );
                 if let Some((exchange, every, due)) = &mut self.reporting {
                     if woke >= *due && exchange.swap_out(&mut self.telemetry) {
                         *due = woke + *every;
@@ -291,11 +290,11 @@ impl<M: Memory> EventLoop<M> {
     }
 
     /// Periodic work; returns true when the loop must stop.
-    fn cycle(&mut self, now: Instant) -> bool {
+    fn cycle(&mut self, now: Mono) -> bool {
         self.control.heartbeat.fetch_add(1, Ordering::Relaxed);
-        self.wall_base = (now, Now::new(now, SystemTime::now()).wall_ms);
+        self.wall_base = (Mono::now(), sys::realtime_ns());
         if let Some(p) = self.persist.as_mut() {
-            p.tick(now, self.wall_base.1, &self.mem);
+            p.tick(now, self.wall_base.1 / 1_000_000, &self.mem);
         }
         for slot in 0..self.conns.len() {
             if self.conns[slot].fd.is_some() {
@@ -312,7 +311,7 @@ impl<M: Memory> EventLoop<M> {
         self.control.stop.load(Ordering::Relaxed)
     }
 
-    fn accept_all(&mut self, now: Instant) {
+    fn accept_all(&mut self, now: Mono) {
         loop {
             let (fd, peer) = match sys::accept(&self.listener) {
                 Ok(Some(x)) => x,
@@ -327,7 +326,7 @@ impl<M: Memory> EventLoop<M> {
 
     /// Decides what becomes of an accepted connection (access rules, per-address limit,
     /// a free slot or the eviction of the oldest handshake) and opens or refuses it.
-    fn admit(&mut self, fd: OwnedFd, peer: SocketAddr, now: Instant) {
+    fn admit(&mut self, fd: OwnedFd, peer: SocketAddr, now: Mono) {
         let refuse = |el: &mut Self, reason: Refusal| {
             // Closed at once by dropping `fd`.
             let c = &mut el.telemetry.counters;
@@ -362,7 +361,7 @@ impl<M: Memory> EventLoop<M> {
         }
     }
 
-    fn open(&mut self, slot: usize, fd: OwnedFd, peer: SocketAddr, now: Instant) {
+    fn open(&mut self, slot: usize, fd: OwnedFd, peer: SocketAddr, now: Mono) {
         let _ = sys::setsockopt_int(&fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         let _ = sys::setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
         if self.cfg.rx_timestamps {
@@ -415,7 +414,7 @@ impl<M: Memory> EventLoop<M> {
         }
     }
 
-    fn service(&mut self, token: u64, ready: u32, woke: Instant) {
+    fn service(&mut self, token: u64, ready: u32, woke: Mono) {
         let slot = (token & SLOT_BITS) as usize - 1;
         let Some(c) = self.conns.get(slot) else {
             return;
@@ -436,23 +435,34 @@ impl<M: Memory> EventLoop<M> {
         }
     }
 
-    /// Answers what is buffered, sends it, then reads more, until `EAGAIN` or until the
-    /// client stops taking our answers (TX full: wait for EPOLLOUT, read nothing more).
-    fn read_and_answer(&mut self, slot: usize, woke: Instant) -> Result<(), CloseReason> {
-        // When the bytes being answered became known to the loop: the wake-up for the first
-        // batch, the read that returned them for any later batch of the same turn (a
-        // closed-loop client's next request must not be charged the previous one's time).
+    /// Reads once, answers what is buffered and sends it; answers the rest of RX once TX has
+    /// room again, unless the client stops taking our answers (TX full: wait for EPOLLOUT,
+    /// read nothing more).
+    fn read_and_answer(&mut self, slot: usize, woke: Mono) -> Result<(), CloseReason> {
+        // When the bytes being answered became known to the loop: the wake-up (one read per
+        // turn, so every batch of this turn was known then; service time is recorded for the
+        // first batch).
         let mut learned = Some(woke);
         // The kernel's receive timestamp of the first bytes of the batch being answered.
         let mut stamp: Option<i64> = None;
+        // The per-turn budget: one read (at most 2 maximum TPKTs of requests) per connection
+        // per turn. Descriptors are level-triggered, so bytes left in the socket bring the
+        // connection back in the next turn, after every other ready connection had its
+        // turn: a client that floods cannot starve the others. It also means no read ends
+        // in EAGAIN (an extra system call per request) to find out that the socket is empty.
+        let mut read_this_turn = false;
         loop {
             let c = &mut self.conns[slot];
-            // A read that filled less than the free space drained the socket; the listener is
-            // level-triggered, so bytes arriving later wake the loop again and no extra
-            // read (an EAGAIN system call per request) is needed to find that out.
-            let mut drained_socket = false;
             if !c.backlog {
-                if c.rx_start > 0 {
+                if read_this_turn {
+                    return Ok(());
+                }
+                read_this_turn = true;
+                if c.rx_start == c.rx_end {
+                    // Everything answered (the common case): nothing to move.
+                    c.rx_start = 0;
+                    c.rx_end = 0;
+                } else if c.rx_start > 0 {
                     c.rx.copy_within(c.rx_start..c.rx_end, 0);
                     c.rx_end -= c.rx_start;
                     c.rx_start = 0;
@@ -460,7 +470,6 @@ impl<M: Memory> EventLoop<M> {
                 let Some(fd) = c.fd.as_ref() else {
                     return Ok(());
                 };
-                let space = c.rx.len() - c.rx_end;
                 let got = if self.cfg.rx_timestamps {
                     sys::read_timestamped(fd, &mut c.rx[c.rx_end..])
                 } else {
@@ -471,10 +480,6 @@ impl<M: Memory> EventLoop<M> {
                     Ok(Some((n, at))) => {
                         c.rx_end += n;
                         stamp = stamp.or(at);
-                        drained_socket = n < space;
-                        if learned.is_none() {
-                            learned = Some(Instant::now());
-                        }
                     }
                     Ok(None) => return Ok(()),
                     Err(e) => return Err(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
@@ -484,17 +489,23 @@ impl<M: Memory> EventLoop<M> {
             self.conns[slot].backlog = !rx_drained;
             self.flush(slot)?;
             if replies > 0 {
+                // One clock reading ends both measurements: the receive timestamps' clock
+                // (CLOCK_REALTIME) is derived from it through the per-cycle wall base.
+                let end = Mono::now();
                 if let Some(t) = learned.take() {
-                    let ns = t.elapsed().as_nanos() as u64;
-                    self.telemetry.service_ns.saturating_record(ns);
+                    self.telemetry.service_ns.record(end.ns_since(t));
                 }
                 if let Some(at) = stamp.take() {
-                    let ns = sys::realtime_ns().saturating_sub(at).max(0) as u64;
-                    self.telemetry.rx_service_ns.saturating_record(ns);
+                    let (base, base_real) = self.wall_base;
+                    let end_real = base_real.saturating_add(end.ns_since(base) as i64);
+                    let ns = end_real.saturating_sub(at).max(0) as u64;
+                    self.telemetry.rx_service_ns.record(ns);
                 }
             }
+            // Requests left in RX because TX filled are answered once TX drained (in this
+            // turn if the kernel took everything, else after EPOLLOUT).
             let c = &self.conns[slot];
-            if c.writing || (drained_socket && !c.backlog) {
+            if c.writing || !c.backlog {
                 return Ok(());
             }
         }
@@ -503,7 +514,7 @@ impl<M: Memory> EventLoop<M> {
     /// Runs the session over the buffered bytes while there is room for a reply. Returns the
     /// number of replies and whether every complete TPKT in RX was answered (false: TX ran
     /// out of room first).
-    fn answer(&mut self, slot: usize, woke: Instant) -> Result<(u64, bool), CloseReason> {
+    fn answer(&mut self, slot: usize, woke: Mono) -> Result<(u64, bool), CloseReason> {
         let max_reply = self.cfg.limits.max_reply_len();
         let mut sink = LoopSink {
             events: &self.queue,
@@ -511,15 +522,17 @@ impl<M: Memory> EventLoop<M> {
             persist: self.persist.as_mut(),
         };
         // One wall-clock read per batch: the session reads no clock.
-        let (mono_base, wall_base_ms) = self.wall_base;
-        let since_ms = woke.saturating_duration_since(mono_base).as_millis() as i64;
+        let (mono_base, wall_base_ns) = self.wall_base;
         let now = Now {
             mono: woke,
-            wall_ms: wall_base_ms + since_ms,
+            wall_ms: wall_base_ns.saturating_add(woke.ns_since(mono_base) as i64) / 1_000_000,
         };
         let c = &mut self.conns[slot];
         let mut replies = 0;
         loop {
+            if c.rx_start == c.rx_end {
+                return Ok((replies, true)); // all answered: no need to ask the session
+            }
             if c.tx.len() - c.tx_end < max_reply {
                 if c.tx_start == c.tx_end {
                     c.tx_start = 0;

@@ -88,6 +88,7 @@ pub(crate) fn spawn(
         .spawn(move || {
             let mut dropped_seen = 0;
             let mut total = Telemetry::default();
+            let mut interval = Telemetry::default();
             let mut last = Instant::now();
             let mut drops_reported = 0;
             loop {
@@ -107,15 +108,17 @@ pub(crate) fn spawn(
                 }
                 while let Some(snapshot) = reporting.exchange.take_full() {
                     let now = Instant::now();
+                    interval.reset();
+                    snapshot.add_to(&mut interval);
+                    reporting.exchange.give_back(snapshot);
                     log::info!(
                         "{}",
-                        snapshot
+                        interval
                             .interval_line((now - last).as_secs_f64(), dropped - drops_reported)
                     );
                     last = now;
                     drops_reported = dropped;
-                    total.add(&snapshot);
-                    reporting.exchange.give_back(snapshot);
+                    total.add(&interval);
                 }
                 if reporting.dump.swap(false, Ordering::AcqRel) {
                     write_files(&reporting.histogram_dir, &total, dropped);

@@ -72,6 +72,8 @@ pub struct Server {
     persistence: Option<Persistence>,
     /// Real-time measures that could not be applied (empty when all were).
     pub missing: Vec<String>,
+    /// The cycle timer in use and why (its `Display` is the log line).
+    pub cycle_timer: rt::cycle::CycleChoice,
 }
 
 impl Server {
@@ -112,13 +114,16 @@ impl Server {
         cpu.staging.prefault();
         cpu.access = cfg.access().map_err(|e| anyhow::anyhow!("{e}"))?;
         cpu.access.prefault();
+        let cycle_timer = cfg.rt.cycle_timer.choose(&rt::cycle::Platform::detect());
+        let mut loop_config = cfg.loop_config();
+        loop_config.cycle_timer = cycle_timer.timer;
         let mut event_loop = EventLoop::new(
             listener,
             image,
             cpu,
             queue.clone(),
             control.clone(),
-            cfg.loop_config(),
+            loop_config,
         )?;
         event_loop.prefault();
         let (host, port) = host::pair(
@@ -234,6 +239,7 @@ impl Server {
             host,
             persistence,
             missing: missing.iter().map(|m| m.to_string()).collect(),
+            cycle_timer,
         };
         if refuse {
             let _ = server.shutdown();

@@ -14,11 +14,9 @@
 //! request download, the session itself sends jobs (`1B`, `1C`, with its own PDU references)
 //! behind its answer, and takes the client's Ack_Data answers to them as input.
 
-use std::time::Instant;
-
 use crate::events::{CloseReason, Event, EventSink};
 use crate::plc::diag::event_id;
-use crate::plc::{Cpu, Memory, Now};
+use crate::plc::{Cpu, Memory, Mono, Now};
 use crate::service::conn::ConnState;
 use crate::service::ctx::Ctx;
 use crate::service::dispatch;
@@ -76,13 +74,13 @@ pub struct Session {
     drain_eot: bool,
     /// When bytes last arrived; the idle deadline is derived from it only when checked, so
     /// a request costs no time arithmetic for it.
-    last_activity: Instant,
+    last_activity: Mono,
     conn: ConnState,
 }
 
 impl Session {
     /// Allocates the session (including its reassembly buffer) for slot `slot`.
-    pub fn new(limits: Limits, slot: u16, now: Instant) -> Session {
+    pub fn new(limits: Limits, slot: u16, now: Mono) -> Session {
         Session {
             limits,
             slot,
@@ -102,7 +100,7 @@ impl Session {
     }
 
     /// Returns the session to its initial state for a new connection, keeping its buffers.
-    pub fn reset(&mut self, now: Instant) {
+    pub fn reset(&mut self, now: Mono) {
         self.phase = Phase::AwaitConnect;
         self.client_ref = 0;
         self.tpdu_len = 128;
@@ -143,9 +141,8 @@ impl Session {
     }
 
     /// Closes the connection if its idle deadline has passed.
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<CloseReason> {
-        (now.saturating_duration_since(self.last_activity) >= self.limits.idle_timeout)
-            .then_some(CloseReason::IdleTimeout)
+    pub fn handle_timeout(&mut self, now: Mono) -> Option<CloseReason> {
+        (now >= self.last_activity + self.limits.idle_timeout).then_some(CloseReason::IdleTimeout)
     }
 
     /// Consumes at most one TPKT from the start of `rx` and may write one reply into `tx`.
@@ -452,6 +449,13 @@ fn frame(tx: &mut [u8], tpdu_len: usize, pdu_len: usize) -> usize {
         return 0;
     }
     let chunk = tpdu_len - cotp::DT_HEADER_LEN;
+    if pdu_len <= chunk && FRAME_OVERHEAD + pdu_len <= tx.len() {
+        // One TPDU (every answer that fits the confirmed TPDU size): the PDU is already in
+        // place, only its headers are written.
+        let _ = tpkt::emit_header(tx, FRAME_OVERHEAD + pdu_len);
+        let _ = cotp::emit_dt_header(&mut tx[tpkt::HEADER_LEN..], true);
+        return FRAME_OVERHEAD + pdu_len;
+    }
     let k = pdu_len.div_ceil(chunk);
     if FRAME_OVERHEAD * k + pdu_len > tx.len() {
         return 0;

@@ -61,16 +61,4 @@ pub(crate) struct LoopConfig {
     pub(crate) max_connections_per_ip: usize,
 }
 
-/// What wakes the loop at its cycle deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CycleTimer {
-    /// The deadline is the timeout of every `epoll_pwait2` (an hrtimer sleeper: on PREEMPT_RT
-    /// expired in hard-IRQ context). The kernel programs a timer for each wait.
-    #[default]
-    Epoll,
-    /// A periodic timerfd on the absolute deadlines, armed once; the loop waits without a
-    /// timeout. No timer is programmed per wait, but on PREEMPT_RT a timerfd expires in the
-    /// FIFO-1 `ktimers` thread, so use it only where that thread cannot be delayed.
-    Timerfd,
-}
+pub use crate::rt::cycle::CycleTimer;

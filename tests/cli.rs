@@ -126,6 +126,43 @@ fn sigterm_stops_the_server_cleanly_with_a_summary() {
 /// with `--ignored` when it is root, where they must pass (never skip).
 const NEEDS_ROOT: &str = "needs root and setpriv; scripts/test.sh runs it as root";
 
+#[test]
+fn the_cycle_timer_in_use_is_logged_with_the_reason_for_this_machine() {
+    use s7rt::rt::cycle::{CycleTimer, Platform};
+    let platform = Platform::detect();
+    let expected = CycleTimer::Auto.choose(&platform).to_string();
+    let (child, _) = start(Command::new(BIN).args(["--no-rt", "--listen", "127.0.0.1:0"]));
+    let err = stop(child);
+    let line = err
+        .lines()
+        .find(|l| l.contains("cycle timer: "))
+        .unwrap_or_else(|| panic!("no cycle timer line in:\n{err}"));
+    assert!(line.ends_with(&expected), "{line:?} vs {expected:?}");
+    let mechanism = if platform.preempt_rt {
+        "epoll"
+    } else {
+        "timerfd"
+    };
+    assert!(
+        line.contains(&format!("cycle timer: {mechanism} (auto: ")),
+        "{line}"
+    );
+    // A configured mechanism is used as configured.
+    let dir = std::env::temp_dir().join(format!("s7rt-cli-cycle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("epoll.toml");
+    std::fs::write(&cfg, "[rt]\ncycle_timer = \"epoll\"\n").unwrap();
+    let (child, _) = start(
+        Command::new(BIN)
+            .args(["--no-rt", "--listen", "127.0.0.1:0"])
+            .arg("--config")
+            .arg(&cfg),
+    );
+    let err = stop(child);
+    assert!(err.contains("cycle timer: epoll (configured: "), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Runs s7rtd as `nobody` with no capabilities, so mlockall, SCHED_FIFO and
 /// /dev/cpu_dma_latency are all refused by the kernel. Needs root to drop privileges: run
 /// without them the test fails instead of passing without having run.

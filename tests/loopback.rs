@@ -9,6 +9,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use s7rt::client::Client;
+use s7rt::config::CycleTimer;
 use s7rt::server::Server;
 use s7rt::wire::var::Area;
 use support::*;
@@ -146,8 +147,16 @@ fn writes_from_concurrent_clients_are_all_kept() {
 }
 
 #[test]
-fn timerfd_cycle_timer_serves_and_ticks_on_schedule_under_load() {
-    let mut server = start(|c| c.rt.cycle_timer = s7rt::config::CycleTimer::Timerfd);
+fn both_cycle_timers_serve_and_tick_on_schedule_under_load() {
+    // The default ("auto") picks one of them per platform: test each one explicitly.
+    for timer in [CycleTimer::Epoll, CycleTimer::Timerfd] {
+        ticks_on_schedule_under_load(timer);
+    }
+}
+
+fn ticks_on_schedule_under_load(timer: CycleTimer) {
+    let mut server = start(|c| c.rt.cycle_timer = timer);
+    assert_eq!(server.cycle_timer.timer, timer);
     let mut c = Client::connect(server.local_addr(), 0, 1, 480).unwrap();
     c.write(Area::DataBlock, 1, 0, &[9, 8, 7]).unwrap();
     let mut out = [0u8; 3];
@@ -163,24 +172,30 @@ fn timerfd_cycle_timer_serves_and_ticks_on_schedule_under_load() {
     // many ticks and overruns there are depends on the machine's load: not asserted.)
     assert!(
         t.wakeup_ns.len() >= 5,
-        "only {} timer-only wake-ups",
+        "{timer:?}: only {} timer-only wake-ups",
         t.wakeup_ns.len()
     );
     assert!(
         t.wakeup_ns.value_at_quantile(0.5) > 0,
-        "wake-ups measured against a drifted deadline"
+        "{timer:?}: wake-ups measured against a drifted deadline"
     );
 }
 
 #[test]
-fn idle_timeout_works_with_the_timerfd_cycle_timer() {
-    let server = start(|c| {
-        c.idle_timeout_ms = 300;
-        c.rt.cycle_timer = s7rt::config::CycleTimer::Timerfd;
-    });
-    let mut s = raw_connect(&server);
-    let mut b = [0u8; 1];
-    assert_eq!(s.read(&mut b).unwrap(), 0, "closed by the idle timeout");
+fn idle_timeout_works_with_both_cycle_timers() {
+    for timer in [CycleTimer::Epoll, CycleTimer::Timerfd] {
+        let server = start(|c| {
+            c.idle_timeout_ms = 300;
+            c.rt.cycle_timer = timer;
+        });
+        let mut s = raw_connect(&server);
+        let mut b = [0u8; 1];
+        assert_eq!(
+            s.read(&mut b).unwrap(),
+            0,
+            "{timer:?}: closed by the idle timeout"
+        );
+    }
 }
 
 #[test]

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use hdrhistogram::Histogram;
 use s7rt::client::Client;
-use s7rt::config::Config;
+use s7rt::config::{Config, CycleTimer};
+use s7rt::rt::cycle::Platform;
 use s7rt::server::Server;
 use s7rt::wire::var::Area;
 use s7rt_bench::load::{self, LoadResult, LoadSpec, Op};
@@ -18,9 +19,14 @@ use s7rt_bench::report::{self, ratio, Series};
 use serde_json::json;
 
 use crate::servers::{self, Floor, Placement};
-use crate::writer::{write_report, Report, TIMERFD};
+use crate::writer::{write_report, Report, OTHER_EPOLL, OTHER_TIMERFD};
 
 pub(crate) const CONNECTIONS: [usize; 3] = [1, 8, 64];
+
+/// Where the load generator runs relative to the servers: `split`, on the other CPU (the
+/// servers have theirs to themselves); `same`, on the servers' CPU (a server sharing its
+/// CPU with busy work, as on a small edge box or beside other VMs' vCPUs).
+pub(crate) const PLACEMENTS: [&str; 2] = ["split", "same"];
 
 pub(crate) struct Opts {
     pub(crate) smoke: bool,
@@ -71,6 +77,8 @@ pub(crate) struct Durations {
 /// One load phase against one server.
 pub(crate) struct Phase {
     pub(crate) server: &'static str,
+    /// One of [`PLACEMENTS`].
+    pub(crate) placement: &'static str,
     pub(crate) connections: usize,
     pub(crate) result: LoadResult,
     /// s7rtd in-process only: service time, wake-up, allocations, minor faults.
@@ -182,19 +190,36 @@ fn cyclictest(o: &Opts, secs: u64, notes: &mut Vec<String>, label: &str) -> Opti
     }
 }
 
+impl Opts {
+    /// The CPU the load generator runs on in `placement`.
+    pub(crate) fn load_cpu_for(&self, placement: &str) -> usize {
+        match placement {
+            "same" => self.rt_cpu,
+            _ => self.load_cpu,
+        }
+    }
+}
+
 fn s7rtd_phase(
     o: &Opts,
     cfg: &Config,
+    placement: &'static str,
     conns: usize,
     d: Duration,
 ) -> anyhow::Result<(Phase, Vec<String>)> {
     let mut server = Server::start(cfg)?;
     let missing = server.missing.clone();
-    let result = load::run(&spec(server.local_addr(), conns, d, o.load_cpu))?;
+    let result = load::run(&spec(
+        server.local_addr(),
+        conns,
+        d,
+        o.load_cpu_for(placement),
+    ))?;
     let stopped = server.shutdown()?;
     Ok((
         Phase {
             server: "s7rtd",
+            placement,
             connections: conns,
             result,
             service: Some(stopped.telemetry.service_ns),
@@ -210,14 +235,15 @@ fn s7rtd_phase(
 fn external_phase(
     server: &'static str,
     addr: SocketAddr,
-    conns: usize,
+    (placement, conns): (&'static str, usize),
     d: Duration,
     o: &Opts,
 ) -> anyhow::Result<Phase> {
     Ok(Phase {
         server,
+        placement,
         connections: conns,
-        result: load::run(&spec(addr, conns, d, o.load_cpu))?,
+        result: load::run(&spec(addr, conns, d, o.load_cpu_for(placement)))?,
         service: None,
         rx_service: None,
         wakeup: None,
@@ -298,7 +324,7 @@ fn callgrind_s7rtd(dir: &Path, n: u64) -> anyhow::Result<u64> {
         "listen = \"127.0.0.1:0\"\n[rt]\nenabled = false\ncycle_us = 100000\n",
     )?;
     let mut child = Command::new("valgrind")
-        .args(["--tool=callgrind", "-q", "--separate-threads=yes"])
+        .args(["--tool=callgrind", "-q"])
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(env!("CARGO_BIN_EXE_s7rtd"))
         .arg("--config")
@@ -320,41 +346,21 @@ fn callgrind_s7rtd(dir: &Path, n: u64) -> anyhow::Result<u64> {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     child.wait()?;
     r?;
-    serving_thread_total(&out)
+    process_total(&out)
 }
 
-/// Instructions of the busiest thread of a `--separate-threads=yes` callgrind run (files
-/// `OUT-01`, `OUT-02`, …): the thread that served the requests. Counting it alone keeps
-/// threads that wake on wall-clock timers (housekeeping, a main thread polling for signals)
-/// out of a per-request figure, for s7rtd and Snap7 alike.
-fn serving_thread_total(out: &Path) -> anyhow::Result<u64> {
-    let dir = out.parent().context("callgrind output has no folder")?;
-    let prefix = format!(
-        "{}-",
-        out.file_name().and_then(|n| n.to_str()).unwrap_or_default()
-    );
-    let mut best = None;
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if name.starts_with(&prefix) {
-            let total = report::callgrind_total(&std::fs::read_to_string(&path)?);
-            best = best.max(total);
-            let _ = std::fs::remove_file(&path);
-        }
-    }
+/// Instructions of the whole process (every thread) in a callgrind output file.
+fn process_total(out: &Path) -> anyhow::Result<u64> {
+    let total = report::callgrind_total(&std::fs::read_to_string(out)?);
     let _ = std::fs::remove_file(out);
-    best.context("no per-thread totals in callgrind output")
+    total.context("no totals in callgrind output")
 }
 
 fn callgrind_snap7(dir: &Path, so: &str, n: u64) -> anyhow::Result<u64> {
     let out = dir.join(format!("callgrind.snap7.{n}.out"));
     let port = servers::free_port()?;
     let mut cmd = Command::new("valgrind");
-    cmd.args(["--tool=callgrind", "-q", "--separate-threads=yes"])
+    cmd.args(["--tool=callgrind", "-q"])
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(std::env::current_exe()?)
         .args(["--serve-snap7", so, &port.to_string()])
@@ -363,7 +369,7 @@ fn callgrind_snap7(dir: &Path, so: &str, n: u64) -> anyhow::Result<u64> {
     let r = requests(SocketAddr::from(([127, 0, 0, 1], port)), n);
     stop_child(child)?;
     r?;
-    serving_thread_total(&out)
+    process_total(&out)
 }
 
 /// Runs every phase and writes the report; returns the report directory.
@@ -385,7 +391,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<PathBuf> {
                 Duration::from_secs(5),
                 Duration::from_secs(5),
             ],
-            callgrind: Some((2_000, 10_000)),
+            callgrind: Some((1_000, 20_000)),
         }
     };
     let machine = Machine::detect();
@@ -444,26 +450,41 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<PathBuf> {
                 stopped.faults_while_serving.0,
                 stopped.telemetry.counters.overruns,
             ));
-            for (i, &c) in CONNECTIONS.iter().enumerate() {
-                progress(&format!("s7rtd, {c} connection(s)"));
-                let (p, _) = s7rtd_phase(&o, &cfg, c, d.load[i])?;
-                anyhow::ensure!(
-                    p.result.errors == 0,
-                    "s7rtd load failed: {:?}",
-                    p.result.first_error
-                );
-                phases.push(p);
+            for placement in PLACEMENTS {
+                for (i, &c) in CONNECTIONS.iter().enumerate() {
+                    progress(&format!("s7rtd, {placement}, {c} connection(s)"));
+                    let (p, _) = s7rtd_phase(&o, &cfg, placement, c, d.load[i])?;
+                    anyhow::ensure!(
+                        p.result.errors == 0,
+                        "s7rtd load failed: {:?}",
+                        p.result.first_error
+                    );
+                    phases.push(p);
+                }
             }
-            // The same server with its cycle on a timerfd armed once: separates the cost of
-            // programming a timer for every wait (epoll_pwait2 timeout) from the request path.
-            progress("s7rtd with cycle_timer = timerfd, 1 connection(s)");
+            // The same server with the other cycle timer than the one "auto" chose here
+            // (diagnostic): shows what the choice is worth on this machine.
+            let chosen = cfg.rt.cycle_timer.choose(&Platform::detect());
+            notes.push(format!("s7rtd: {chosen}"));
+            let other = match chosen.timer {
+                CycleTimer::Epoll => CycleTimer::Timerfd,
+                _ => CycleTimer::Epoll,
+            };
+            progress(&format!(
+                "s7rtd with cycle_timer = {}, split, 1 connection(s)",
+                other.name()
+            ));
             let mut tcfg = cfg.clone();
-            tcfg.rt.cycle_timer = s7rt::config::CycleTimer::Timerfd;
-            let (mut p, _) = s7rtd_phase(&o, &tcfg, 1, d.load[0])?;
-            p.server = TIMERFD;
+            tcfg.rt.cycle_timer = other;
+            let (mut p, _) = s7rtd_phase(&o, &tcfg, "split", 1, d.load[0])?;
+            p.server = match other {
+                CycleTimer::Epoll => OTHER_EPOLL,
+                _ => OTHER_TIMERFD,
+            };
             anyhow::ensure!(
                 p.result.errors == 0,
-                "s7rtd (timerfd) load failed: {:?}",
+                "s7rtd ({}) load failed: {:?}",
+                other.name(),
                 p.result.first_error
             );
             phases.push(p);
@@ -472,23 +493,33 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<PathBuf> {
             notes.push(format!(
                 "s7rtd: an already running daemon at {addr} was measured (its in-loop histograms are in its own log and histogram files, not here)"
             ));
-            for (i, &c) in CONNECTIONS.iter().enumerate() {
-                progress(&format!("s7rtd at {addr}, {c} connection(s)"));
-                phases.push(external_phase("s7rtd", addr, c, d.load[i], &o)?);
+            for placement in PLACEMENTS {
+                for (i, &c) in CONNECTIONS.iter().enumerate() {
+                    progress(&format!("s7rtd at {addr}, {placement}, {c} connection(s)"));
+                    phases.push(external_phase(
+                        "s7rtd",
+                        addr,
+                        (placement, c),
+                        d.load[i],
+                        &o,
+                    )?);
+                }
             }
         }
     }
 
     let floor = Floor::start(placement)?;
-    for (i, &c) in CONNECTIONS.iter().enumerate() {
-        progress(&format!("floor, {c} connection(s)"));
-        let p = external_phase("floor", floor.addr, c, d.load[i], &o)?;
-        anyhow::ensure!(
-            p.result.errors == 0,
-            "floor load failed: {:?}",
-            p.result.first_error
-        );
-        phases.push(p);
+    for placement in PLACEMENTS {
+        for (i, &c) in CONNECTIONS.iter().enumerate() {
+            progress(&format!("floor, {placement}, {c} connection(s)"));
+            let p = external_phase("floor", floor.addr, (placement, c), d.load[i], &o)?;
+            anyhow::ensure!(
+                p.result.errors == 0,
+                "floor load failed: {:?}",
+                p.result.first_error
+            );
+            phases.push(p);
+        }
     }
     drop(floor);
 
@@ -517,15 +548,19 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<PathBuf> {
                 Err(e) => notes.push(format!("Snap7: SKIPPED, server did not start: {e:#}")),
                 Ok(child) => {
                     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-                    for (i, &c) in CONNECTIONS.iter().enumerate() {
-                        progress(&format!("Snap7, {c} connection(s)"));
-                        match external_phase("Snap7", addr, c, d.load[i], &o) {
-                            Ok(p) if p.result.errors == 0 => phases.push(p),
-                            Ok(p) => notes.push(format!(
-                                "Snap7, {c} connection(s): {} errors, first: {:?}",
-                                p.result.errors, p.result.first_error
-                            )),
-                            Err(e) => notes.push(format!("Snap7, {c} connection(s): {e:#}")),
+                    for placement in PLACEMENTS {
+                        for (i, &c) in CONNECTIONS.iter().enumerate() {
+                            progress(&format!("Snap7, {placement}, {c} connection(s)"));
+                            match external_phase("Snap7", addr, (placement, c), d.load[i], &o) {
+                                Ok(p) if p.result.errors == 0 => phases.push(p),
+                                Ok(p) => notes.push(format!(
+                                    "Snap7, {placement}, {c} connection(s): {} errors, first: {:?}",
+                                    p.result.errors, p.result.first_error
+                                )),
+                                Err(e) => notes.push(format!(
+                                    "Snap7, {placement}, {c} connection(s): {e:#}"
+                                )),
+                            }
                         }
                     }
                     stop_child(child)?;
@@ -577,7 +612,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<PathBuf> {
                     "s7rtd": fmt(&ours),
                     "snap7": fmt(&theirs),
                     "requests": [small, large],
-                    "method": "(Ir(large) - Ir(small)) / (large - small) of the serving thread (the busiest thread, valgrind --tool=callgrind --separate-threads=yes), one connection, 4-byte DB reads",
+                    "method": "(Ir(large) - Ir(small)) / (large - small) of the whole process (every thread: valgrind --tool=callgrind), one connection, 4-byte DB reads; s7rtd with the default configuration except a 100 ms cycle, telemetry (receive timestamps, histograms) on",
                 });
                 ir_ratio = ratio(ours.ok().flatten(), theirs.ok().flatten());
             }

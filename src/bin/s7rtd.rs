@@ -126,6 +126,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     for m in &server.missing {
         log::warn!("real-time measure not applied: {m}");
     }
+    log::info!("{}", server.cycle_timer);
     if cfg.rt.enabled && server.missing.is_empty() {
         log::info!(
             "real-time: SCHED_FIFO {} on CPU {}, memory locked, /dev/cpu_dma_latency {}",
@@ -141,7 +142,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         log::info!("real-time measures disabled (--no-rt): ordinary thread, not pinned");
     }
     // Kernel threads below the loop that its cycle or its input would wait for.
-    for w in s7rt::rt::kernel_thread_warnings(&cfg.rt) {
+    for w in s7rt::rt::kernel_thread_warnings(&cfg.rt, &server.cycle_timer) {
         log::warn!("{w}");
     }
     // Machine-readable line for scripts and tests (the port matters with --listen :0).

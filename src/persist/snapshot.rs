@@ -11,13 +11,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
 
 use super::Region;
 use crate::events::WriteRef;
-use crate::plc::Memory;
+use crate::plc::{Memory, Mono};
 use crate::wire::var::Area;
 
 /// One copy of all retentive regions, back to back.
@@ -89,7 +89,7 @@ pub(crate) struct Snapshotter {
     dirty: bool,
     copy_per_cycle: usize,
     period: Duration,
-    next_due: Instant,
+    next_due: Mono,
     generation: u64,
     exchange: Arc<Exchange>,
 }
@@ -122,7 +122,7 @@ impl Snapshotter {
             period,
             // The first snapshot, too, waits a period: a write is still on disk within one
             // interval, and a restart loop does not write a generation per start.
-            next_due: Instant::now() + period,
+            next_due: Mono::now() + period,
             generation,
             exchange,
         }
@@ -136,7 +136,7 @@ impl Snapshotter {
 
     /// Called on every cycle tick: starts a snapshot when due and copies at most
     /// `copy_per_cycle` bytes.
-    pub(crate) fn tick<M: Memory>(&mut self, now: Instant, wall_ms: i64, mem: &M) {
+    pub(crate) fn tick<M: Memory>(&mut self, now: Mono, wall_ms: i64, mem: &M) {
         if self.exchange.retry.swap(false, Ordering::Relaxed) {
             self.dirty = true;
         }
@@ -323,7 +323,7 @@ mod tests {
         let mut img = image();
         let x = Arc::new(Exchange::new(108));
         let mut s = Snapshotter::new(regions(), 7, Duration::ZERO, 0, x.clone());
-        let t = Instant::now();
+        let t = Mono::now();
         write(&mut img, &mut s, Area::DataBlock, 1, 0, &[1; 100]);
         let mut k = 2u8;
         loop {
@@ -360,13 +360,13 @@ mod tests {
         let mut img = image();
         let x = Arc::new(Exchange::new(108));
         let mut s = Snapshotter::new(regions(), 1000, Duration::ZERO, 0, x.clone());
-        s.tick(Instant::now(), 0, &img);
+        s.tick(Mono::now(), 0, &img);
         assert!(!s.copying() && x.full.is_empty());
         write(&mut img, &mut s, Area::Flags, 0, 8, &[1, 2]); // MB8.. is not retentive
-        s.tick(Instant::now(), 0, &img);
+        s.tick(Mono::now(), 0, &img);
         assert!(x.full.is_empty());
         write(&mut img, &mut s, Area::Flags, 0, 7, &[1, 2]); // MB7 is
-        s.tick(Instant::now(), 0, &img);
+        s.tick(Mono::now(), 0, &img);
         assert_eq!(x.full.pop().unwrap().data[7], 1);
     }
 
@@ -376,7 +376,7 @@ mod tests {
         let x = Arc::new(Exchange::new(108));
         let period = Duration::from_secs(3600);
         let mut s = Snapshotter::new(regions(), 1000, period, 5, x.clone());
-        let t = Instant::now();
+        let t = Mono::now();
         write(&mut img, &mut s, Area::DataBlock, 1, 0, &[1]);
         s.tick(t, 0, &img);
         assert_eq!(x.full.len(), 0, "the first snapshot waits a period too");

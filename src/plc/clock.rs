@@ -2,23 +2,58 @@
 //! PLC clock (wall time plus an offset a client may set), and the S7 8-byte BCD
 //! DATE_AND_TIME layout used by the clock service, SZL 0x0424 and the diagnostic buffer.
 //!
-//! Nothing here reads a clock: the event loop reads `Instant::now()` and `SystemTime::now()`
-//! once per turn and hands them down.
+//! Nothing here reads a clock on its own: the event loop reads the monotonic clock once per
+//! turn ([`Mono::now`]) and derives the wall time from it, and hands both down.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::ops::{Add, AddAssign};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A CLOCK_MONOTONIC reading in nanoseconds: the clock `Instant` reads, kept as a plain
+/// integer so the loop subtracts and compares without `Instant`'s checked timespec
+/// arithmetic (which cost more than the reading itself on every request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Mono(pub u64);
+
+impl Mono {
+    /// Reads CLOCK_MONOTONIC (vDSO: no system call).
+    pub fn now() -> Mono {
+        Mono(crate::rt::sys::monotonic_ns())
+    }
+
+    /// Nanoseconds from `earlier` to `self`, 0 if `earlier` is later.
+    pub fn ns_since(self, earlier: Mono) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+impl Add<Duration> for Mono {
+    type Output = Mono;
+    fn add(self, d: Duration) -> Mono {
+        Mono(
+            self.0
+                .saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        )
+    }
+}
+
+impl AddAssign<Duration> for Mono {
+    fn add_assign(&mut self, d: Duration) {
+        *self = *self + d;
+    }
+}
 
 /// The time of one event-loop turn, read by the loop (the session never reads a clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Now {
     /// Monotonic time (deadlines, latency).
-    pub mono: Instant,
+    pub mono: Mono,
     /// Wall-clock time in milliseconds since the Unix epoch (the PLC clock's base).
     pub wall_ms: i64,
 }
 
 impl Now {
     /// Pairs a monotonic instant with a wall-clock time.
-    pub fn new(mono: Instant, wall: SystemTime) -> Now {
+    pub fn new(mono: Mono, wall: SystemTime) -> Now {
         let wall_ms = match wall.duration_since(UNIX_EPOCH) {
             Ok(d) => d.as_millis() as i64,
             Err(e) => -(e.duration().as_millis() as i64),
@@ -28,7 +63,7 @@ impl Now {
 
     /// Reads both clocks (event loop and tests only: never call this from the session).
     pub fn read() -> Now {
-        Now::new(Instant::now(), SystemTime::now())
+        Now::new(Mono::now(), SystemTime::now())
     }
 }
 

@@ -11,7 +11,7 @@ pub(crate) mod image;
 pub(crate) mod personality;
 pub(crate) mod staging;
 
-pub use clock::Now;
+pub use clock::{Mono, Now};
 pub use cpu::{scramble, BlockType, ConnType, Cpu, CpuSpec, Mode, Refusal};
 pub use image::{DbSpec, Image, ImageSpec};
 pub use personality::Personality;

@@ -1,5 +1,5 @@
-//! What a PREEMPT_RT kernel changes for the loop: whether the kernel is one, and the kernel
-//! threads whose priority against the loop's decides whether a configuration works there.
+//! What a PREEMPT_RT kernel changes for the loop: the kernel threads whose priority against
+//! the loop's decides whether a configuration works there.
 //!
 //! On PREEMPT_RT two kernel threads stand between the loop and its inputs:
 //! - `ktimers/N` (SCHED_FIFO 1) expires every hrtimer not marked hard, among them a timerfd's,
@@ -10,13 +10,9 @@
 //!   receive path; a busy-polling loop above it on the same CPU never lets it run.
 //!
 //! A blocking loop sleeps between packets, so it does not starve an IRQ thread below it.
+//! Whether the kernel is PREEMPT_RT comes from `super::cycle::Platform`.
 
 use std::fmt::Write as _;
-
-/// True on a PREEMPT_RT kernel (`/sys/kernel/realtime` reads 1).
-pub(crate) fn is_preempt_rt() -> bool {
-    std::fs::read_to_string("/sys/kernel/realtime").is_ok_and(|s| s.trim() == "1")
-}
 
 /// A kernel thread that can delay the loop: its name, real-time priority and CPUs.
 #[derive(Debug, Clone, PartialEq, Eq)]

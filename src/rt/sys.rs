@@ -270,6 +270,18 @@ pub(crate) fn read_timestamped(
     Ok(Some((n, stamp)))
 }
 
+/// CLOCK_MONOTONIC in ns (what `Instant` reads, without its checked arithmetic).
+#[allow(clippy::unnecessary_cast)] // time_t and c_long are i64 here but not on every target
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is valid for writes; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// CLOCK_REALTIME in ns since the epoch (the clock receive timestamps use).
 #[allow(clippy::unnecessary_cast)] // time_t and c_long are i64 here but not on every target
 pub(crate) fn realtime_ns() -> i64 {

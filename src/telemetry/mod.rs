@@ -4,14 +4,19 @@
 //! auto-resize) and recorded with `saturating_record`, which clamps instead of growing, so
 //! recording never allocates.
 //!
-//! Every report interval the RT thread swaps its [`Telemetry`] with an empty one taken from
-//! an [`Exchange`] (two bounded lock-free queues of boxed, pre-allocated snapshots) and hands
-//! the full one to housekeeping, which logs a one-line summary, adds it to the running
-//! total and returns the emptied box. Swapping boxes moves pointers only, so the RT side
+//! The RT thread records into [`LoopStats`] (fixed-size recorders with the histograms'
+//! bucket layout, see [`recorder`]). Every report interval it swaps them with empty ones
+//! taken from an [`Exchange`] (two bounded lock-free queues of boxed, pre-allocated
+//! snapshots) and hands the full ones to housekeeping, which turns them into a
+//! [`Telemetry`] of HdrHistograms, logs a one-line summary, adds it to the running total and
+//! returns the emptied box. Swapping boxes moves pointers only, so the RT side
 //! never allocates; if housekeeping has not returned a box yet the RT thread keeps
 //! accumulating into the current one and the next interval covers both.
 
 pub mod hgrm;
+pub(crate) mod recorder;
+
+pub(crate) use recorder::LoopStats;
 
 use std::sync::Arc;
 
@@ -84,20 +89,20 @@ impl Counters {
         self.replies += 1;
         // TPKT (4) + COTP DT (3) + S7 header: ROSCTR at 8; the first parameter byte (the
         // function) at 17 for a Job (10-byte header); error class/code at 17..19 of an
-        // Ack_Data (12-byte header).
+        // Ack_Data (12-byte header). Every S7 request and answer is at least 18 and 19 bytes
+        // long; shorter frames (COTP connection handling, malformed PDUs) are classified
+        // below from whatever they hold.
         if request.get(5) != Some(&0xF0) {
             return; // COTP CR/DR: connection handling, not a request
         }
-        match (request.get(8), request.get(17)) {
-            (Some(1), Some(&0x04)) => self.reads += 1,
-            (Some(1), Some(&0x05)) => self.writes += 1,
-            (Some(1), Some(&0xF0)) => self.setups += 1,
+        match request.first_chunk::<18>().map(|q| (q[8], q[17])) {
+            Some((1, 0x04)) => self.reads += 1,
+            Some((1, 0x05)) => self.writes += 1,
+            Some((1, 0xF0)) => self.setups += 1,
             _ => self.other_requests += 1,
         }
-        if matches!(reply.get(8), Some(2 | 3)) {
-            let class = reply.get(17).copied().unwrap_or(0);
-            let code = reply.get(18).copied().unwrap_or(0);
-            if class != 0 || code != 0 {
+        if let Some(a) = reply.first_chunk::<19>() {
+            if matches!(a[8], 2 | 3) && (a[17] | a[18]) != 0 {
                 self.errors += 1;
             }
         }
@@ -204,8 +209,8 @@ impl Telemetry {
 /// The RT ↔ housekeeping hand-over of interval snapshots (see the module docs).
 #[derive(Debug, Clone)]
 pub(crate) struct Exchange {
-    full: Arc<ArrayQueue<Box<Telemetry>>>,
-    empty: Arc<ArrayQueue<Box<Telemetry>>>,
+    full: Arc<ArrayQueue<Box<LoopStats>>>,
+    empty: Arc<ArrayQueue<Box<LoopStats>>>,
 }
 
 impl Exchange {
@@ -218,10 +223,9 @@ impl Exchange {
             empty: Arc::new(ArrayQueue::new(spares + 1)),
         };
         for _ in 0..spares {
-            let mut t: Box<Telemetry> = Box::default();
-            // Zeroing writes every page of the counts arrays, so the RT thread never faults
-            // one in after a swap.
-            t.reset();
+            let mut t: Box<LoopStats> = Box::default();
+            // The RT thread records into these after a swap: every page must exist.
+            t.prefault();
             let _ = ex.empty.push(t);
         }
         ex
@@ -229,7 +233,7 @@ impl Exchange {
 
     /// RT side: swaps `current` with an empty snapshot and queues the full one. Returns
     /// false (and keeps accumulating) when no empty snapshot is available. Never allocates.
-    pub(crate) fn swap_out(&self, current: &mut Box<Telemetry>) -> bool {
+    pub(crate) fn swap_out(&self, current: &mut Box<LoopStats>) -> bool {
         let Some(mut spare) = self.empty.pop() else {
             return false;
         };
@@ -241,17 +245,17 @@ impl Exchange {
     }
 
     /// RT side, at the end of serving (allocation allowed): queues whatever `current` holds.
-    pub(crate) fn hand_over_last(&self, current: Telemetry) {
+    pub(crate) fn hand_over_last(&self, current: LoopStats) {
         let _ = self.full.push(Box::new(current));
     }
 
     /// Housekeeping side: the oldest full snapshot.
-    pub(crate) fn take_full(&self) -> Option<Box<Telemetry>> {
+    pub(crate) fn take_full(&self) -> Option<Box<LoopStats>> {
         self.full.pop()
     }
 
     /// Housekeeping side: returns an emptied snapshot for reuse.
-    pub(crate) fn give_back(&self, mut t: Box<Telemetry>) {
+    pub(crate) fn give_back(&self, mut t: Box<LoopStats>) {
         t.reset();
         let _ = self.empty.push(t);
     }
@@ -308,26 +312,26 @@ mod tests {
     #[test]
     fn exchange_swaps_without_losing_samples_and_refuses_when_out_of_spares() {
         let ex = Exchange::new(1);
-        let mut current: Box<Telemetry> = Box::default();
-        current.service_ns.saturating_record(1000);
+        let mut current: Box<LoopStats> = Box::default();
+        current.service_ns.record(1000);
         current.counters.reads = 1;
         assert!(ex.swap_out(&mut current));
         assert!(
             current.service_ns.is_empty(),
             "the RT side got an empty one"
         );
-        current.service_ns.saturating_record(2000);
+        current.service_ns.record(2000);
         // The only spare is out: keep accumulating.
         assert!(!ex.swap_out(&mut current));
         assert_eq!(current.service_ns.len(), 1);
         let full = ex.take_full().unwrap();
         assert_eq!(full.counters.reads, 1);
-        assert_eq!(full.service_ns.max(), 1000);
+        assert_eq!(full.to_telemetry().service_ns.max(), 1000);
         let mut total = Telemetry::default();
-        total.add(&full);
+        full.add_to(&mut total);
         ex.give_back(full);
         assert!(ex.swap_out(&mut current));
-        total.add(&ex.take_full().unwrap());
+        ex.take_full().unwrap().add_to(&mut total);
         assert_eq!(total.service_ns.len(), 2);
         assert_eq!(total.counters.reads, 1);
         ex.hand_over_last(std::mem::take(&mut *current));

@@ -9,7 +9,7 @@
     clippy::panic
 )]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use s7rt::events::{CloseReason, Event, EventSink};
 use s7rt::plc::{Cpu, CpuSpec, DbSpec, Image, ImageSpec, Memory, Now, Personality};
@@ -162,7 +162,7 @@ pub const LIMITS: Limits = Limits {
 pub struct Harness {
     pub session: Session,
     pub image: Image,
-    pub now: Instant,
+    pub now: s7rt::plc::Mono,
     /// Wall clock handed to the session (Unix ms); tests move it by hand.
     pub wall_ms: i64,
     pub cpu: Cpu,
@@ -178,7 +178,7 @@ impl Harness {
     }
 
     pub fn with_image(limits: Limits, image: Image) -> Harness {
-        let now = Instant::now();
+        let now = s7rt::plc::Mono::now();
         Harness {
             session: Session::new(limits, 0, now),
             image,
