@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use crate::wire::s7::{self, Rosctr};
+use crate::wire::s7::{self, Function, Rosctr};
 use crate::wire::var::{self, Area, DataTransport, Item, ReturnCode, TransportSize};
 use crate::wire::{cotp, setup, tpkt, HeaderError, S7Header};
 
@@ -123,7 +123,7 @@ impl Client {
         data: &[u8],
     ) -> Result<(&[u8], &[u8]), ClientError> {
         self.pdu_ref = self.pdu_ref.wrapping_add(1);
-        let hl = s7::header_len(rosctr.into());
+        let hl = s7::header_len(rosctr);
         let total = 7 + hl + params.len() + data.len();
         if total > MAX_FRAME {
             return Err(ClientError::Protocol("request too large"));
@@ -154,7 +154,7 @@ impl Client {
             return Err(ClientError::Header(h.error()));
         }
         let plen = h.params().len();
-        let hl = s7::header_len(self.buf[8]);
+        let hl = s7::header_len(Rosctr::from(self.buf[8]));
         let start = 7 + hl;
         Ok((&self.buf[start..start + plen], &self.buf[start + plen..n]))
     }
@@ -172,18 +172,7 @@ impl Client {
         let mut done = 0;
         while done < out.len() {
             let n = chunk.min(out.len() - done);
-            let item = Item {
-                syntax_id: var::SYNTAX_S7ANY,
-                transport: TransportSize::Byte,
-                count: n as u16,
-                db,
-                area,
-                bit_addr: (start + done as u32) << 3,
-            };
-            let mut p = [0u8; 14];
-            p[0] = var::READ;
-            p[1] = 1;
-            item.emit(&mut p[2..]);
+            let p = one_item(Function::ReadVar, area, db, start + done as u32, n);
             let (_, data) = self.request(Rosctr::Job, &p, &[])?;
             if data.len() < 4 {
                 return Err(ClientError::Protocol("short read answer"));
@@ -213,18 +202,7 @@ impl Client {
         let mut d = vec![0u8; 4 + chunk];
         while done < data.len() {
             let n = chunk.min(data.len() - done);
-            let item = Item {
-                syntax_id: var::SYNTAX_S7ANY,
-                transport: TransportSize::Byte,
-                count: n as u16,
-                db,
-                area,
-                bit_addr: (start + done as u32) << 3,
-            };
-            let mut p = [0u8; 14];
-            p[0] = var::WRITE;
-            p[1] = 1;
-            item.emit(&mut p[2..]);
+            let p = one_item(Function::WriteVar, area, db, start + done as u32, n);
             var::emit_data_header(
                 &mut d,
                 ReturnCode::Unknown(0),
@@ -242,4 +220,22 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// The parameter of a Read/Write Var of one item: `n` bytes of `area` (DB `db`) at byte
+/// `start`.
+fn one_item(function: Function, area: Area, db: u16, start: u32, n: usize) -> [u8; 14] {
+    let item = Item {
+        syntax_id: var::SYNTAX_S7ANY,
+        transport: TransportSize::Byte,
+        count: n as u16,
+        db,
+        area,
+        bit_addr: start << 3,
+    };
+    let mut p = [0u8; 14];
+    p[0] = function.into();
+    p[1] = 1;
+    item.emit(&mut p[2..]);
+    p
 }

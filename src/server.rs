@@ -130,6 +130,7 @@ impl Server {
             &cfg.image_spec(),
             &cfg.host,
             crate::tags::config::names(&tags),
+            tags.clone(),
         );
         event_loop.attach_host(port);
         let mut persistence = None;
@@ -307,6 +308,7 @@ impl Server {
                 .map_err(anyhow::Error::msg),
             None => Err(anyhow::anyhow!("already stopped")),
         };
+        self.host.mark_stopped();
         // The final snapshot, on this thread (neither the RT thread nor the logging one),
         // before housekeeping stops so its messages are still logged.
         if let (Ok(rt), Some(p)) = (&result, self.persistence.as_mut()) {

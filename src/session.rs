@@ -1,6 +1,6 @@
 //! One connection's COTP transport, sans I/O: connect (CR/CC, or a DR naming the cause),
 //! reassembly of DT TPDUs into S7 PDUs, fragmentation of answers into TPDUs of the confirmed
-//! size, and disconnect (DR/DC). Each complete PDU goes to [`crate::service::dispatch`], the
+//! size, and disconnect (DR/DC). Each complete PDU goes to `service::dispatch`, the
 //! S7 job router.
 //!
 //! Input: bytes received (`rx`), the current time and the image. Output: bytes to send,
@@ -10,20 +10,21 @@
 //! Phases: waiting for the COTP connection request → COTP connected (only Setup
 //! Communication is served until it negotiated a PDU length) → established.
 //!
-//! During a block download the roles reverse (PROTOCOL.md §10): after answering the client's
+//! During a block download the roles reverse (docs/protocol.md §9): after answering the client's
 //! request download, the session itself sends jobs (`1B`, `1C`, with its own PDU references)
 //! behind its answer, and takes the client's Ack_Data answers to them as input.
 
 use crate::events::{CloseReason, Event, EventSink};
 use crate::plc::diag::event_id;
-use crate::plc::{Cpu, Memory, Mono, Now};
+use crate::plc::{Cpu, Memory, Mono, Now, Refusal};
 use crate::service::conn::ConnState;
 use crate::service::ctx::Ctx;
-use crate::service::dispatch;
+use crate::service::dispatch::{self, Reply};
 use crate::settings::FRAME_OVERHEAD;
 use crate::wire::cotp::{self, ConnectConfirm, TpduCode};
 use crate::wire::{tpkt, CotpPacket, Error as WireError};
 
+pub use crate::service::dispatch::Answered;
 pub use crate::settings::Limits;
 
 /// Largest TPDU we confirm: fits a 960-byte PDU plus the DT header in one TPDU, and is what
@@ -41,6 +42,9 @@ pub struct Step {
     pub reply_len: usize,
     /// Close the connection after sending the reply.
     pub close: Option<CloseReason>,
+    /// The S7 request a complete PDU carried, and the error its answer sent (`None` for
+    /// COTP connection handling and for a DT that only buffered a fragment).
+    pub answered: Option<Answered>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,11 +195,12 @@ impl Session {
                     limits: self.limits,
                     slot: self.slot,
                 };
-                let reply_len = self.reasm.data(&cotp, self.tpdu_len, &mut ctx, tx);
+                let (reply_len, answered) = self.reasm.data(&cotp, self.tpdu_len, &mut ctx, tx);
                 Step {
                     consumed: n,
                     reply_len,
                     close: None,
+                    answered,
                 }
             }
             (TpduCode::DisconnectRequest, _) => {
@@ -207,6 +212,7 @@ impl Session {
                     consumed: n,
                     reply_len: len,
                     close: Some(CloseReason::PeerDisconnect),
+                    answered: None,
                 }
             }
             _ => close(n, CloseReason::Framing(WireError::Malformed)),
@@ -273,6 +279,7 @@ impl Session {
         let n = rx.len().min(self.drain);
         self.drain -= n;
         let mut reply_len = 0;
+        let mut answered = None;
         if self.drain == 0 && self.drain_eot {
             let mut ctx = Ctx {
                 mem,
@@ -284,10 +291,11 @@ impl Session {
                 slot: self.slot,
             };
             let prefix = self.reasm.buf.get(..self.reasm.len).unwrap_or_default();
-            let len = tx
-                .get_mut(FRAME_OVERHEAD..)
-                .map_or(0, |out| dispatch::too_long(prefix, &mut ctx, out));
-            reply_len = frame(tx, self.tpdu_len, len);
+            if let Some(out) = tx.get_mut(FRAME_OVERHEAD..) {
+                let r = dispatch::too_long(prefix, &mut ctx, out);
+                reply_len = frame(tx, self.tpdu_len, r.len);
+                answered = Some(r.answered);
+            }
             self.reasm.len = 0;
             self.reasm.overflow = false;
         }
@@ -295,6 +303,7 @@ impl Session {
             consumed: n,
             reply_len,
             close: None,
+            answered,
         }
     }
 
@@ -339,10 +348,10 @@ impl Session {
                     reason,
                 });
                 // A DR names the cause: unknown address for a wrong rack/slot or type,
-                // congestion at the TSAP for an exhausted quota (ISO 8073 reasons 3 and 1).
+                // congestion at the TSAP for an exhausted quota.
                 let cause = match reason {
-                    crate::plc::cpu::Refusal::QuotaExhausted => 0x01,
-                    _ => 0x03,
+                    Refusal::QuotaExhausted => cotp::reason::CONGESTION_AT_TSAP,
+                    _ => cotp::reason::ADDRESS_UNKNOWN,
                 };
                 let len = cotp::emit_dr(&mut tx[tpkt::HEADER_LEN..], cr.src_ref(), 0, cause)
                     .and_then(|l| tpkt::emit_header(tx, l + tpkt::HEADER_LEN).map(|h| h + l))
@@ -351,6 +360,7 @@ impl Session {
                     consumed: n,
                     reply_len: len,
                     close: Some(CloseReason::ConnectRefused),
+                    answered: None,
                 };
             }
         }
@@ -373,6 +383,7 @@ impl Session {
                     consumed: n,
                     reply_len: len,
                     close: None,
+                    answered: None,
                 }
             }
             None => close(n, CloseReason::ConnectRefused),
@@ -381,14 +392,15 @@ impl Session {
 }
 
 impl Reassembly {
-    /// Handles a DT TPDU: reassembles until EOT, then answers the complete PDU.
+    /// Handles a DT TPDU: reassembles until EOT, then answers the complete PDU. Returns the
+    /// framed length of the answer and what it answered.
     fn data<M: Memory, E: EventSink>(
         &mut self,
         dt: &CotpPacket<&[u8]>,
         tpdu_len: usize,
         ctx: &mut Ctx<'_, M, E>,
         tx: &mut [u8],
-    ) -> usize {
+    ) -> (usize, Option<Answered>) {
         let part = dt.payload();
         if !dt.eot() || self.len > 0 || self.overflow {
             match self.buf.get_mut(self.len..self.len + part.len()) {
@@ -399,16 +411,17 @@ impl Reassembly {
                 None => self.overflow = true,
             }
             if !dt.eot() {
-                return 0;
+                return (0, None);
             }
             let pdu = &self.buf[..self.len];
             let reply = match self.overflow {
-                true => {
-                    let len = tx
-                        .get_mut(FRAME_OVERHEAD..)
-                        .map_or(0, |out| dispatch::too_long(pdu, ctx, out));
-                    frame(tx, tpdu_len, len)
-                }
+                true => match tx.get_mut(FRAME_OVERHEAD..) {
+                    Some(out) => {
+                        let r = dispatch::too_long(pdu, ctx, out);
+                        (frame(tx, tpdu_len, r.len), Some(r.answered))
+                    }
+                    None => (0, None),
+                },
                 false => answer(pdu, tpdu_len, ctx, tx),
             };
             self.len = 0;
@@ -416,7 +429,7 @@ impl Reassembly {
             return reply;
         }
         if part.is_empty() {
-            return 0; // an empty DT is a legal no-op (Snap7 treats it as an empty ack)
+            return (0, None); // an empty DT is a legal no-op (Snap7 treats it as an empty ack)
         }
         answer(part, tpdu_len, ctx, tx)
     }
@@ -424,22 +437,23 @@ impl Reassembly {
 
 /// Answers one complete S7 PDU and appends the job the CPU sends next during a download
 /// (after the answer to request download, or in place of an answer to the client's
-/// Ack_Data); returns the framed length of both.
+/// Ack_Data); returns the framed length of both and what the PDU asked.
 fn answer<M: Memory, E: EventSink>(
     pdu: &[u8],
     tpdu_len: usize,
     ctx: &mut Ctx<'_, M, E>,
     tx: &mut [u8],
-) -> usize {
-    let len = tx
-        .get_mut(FRAME_OVERHEAD..)
-        .map_or(0, |out| dispatch::answer(pdu, ctx, out));
+) -> (usize, Option<Answered>) {
+    let Some(out) = tx.get_mut(FRAME_OVERHEAD..) else {
+        return (0, None);
+    };
+    let Reply { len, answered } = dispatch::answer(pdu, ctx, out);
     let reply = frame(tx, tpdu_len, len);
     let rest = tx.get_mut(reply..).unwrap_or_default();
     let job = rest
         .get_mut(FRAME_OVERHEAD..)
         .map_or(0, |out| dispatch::next_job(ctx, out));
-    reply + frame(rest, tpdu_len, job)
+    (reply + frame(rest, tpdu_len, job), Some(answered))
 }
 
 /// Wraps the S7 PDU at `tx[7..7 + pdu_len]` into TPKT/DT records of at most the confirmed
@@ -479,6 +493,7 @@ const NEED_MORE: Step = Step {
     consumed: 0,
     reply_len: 0,
     close: None,
+    answered: None,
 };
 
 fn close(consumed: usize, reason: CloseReason) -> Step {
@@ -486,5 +501,6 @@ fn close(consumed: usize, reason: CloseReason) -> Step {
         consumed,
         reply_len: 0,
         close: Some(reason),
+        answered: None,
     }
 }

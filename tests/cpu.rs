@@ -26,14 +26,8 @@ fn golden_cpu() -> Cpu {
         &CpuSpec {
             personality: Personality::load("s7-300", &o).unwrap(),
             password: Some("secret".into()),
-            protection_level: 1,
-            accept_any_slot: true,
             quotas: [8; 3],
-            max_connections: 32,
-            blocks: Vec::new(),
-            allow_download: false,
-            allow_delete: false,
-            staging_len: 0,
+            ..CpuSpec::default()
         },
         GOLDEN_WALL_MS,
     )
@@ -397,16 +391,11 @@ fn protected_harness(level: u8) -> Harness {
     let mut h = Harness::new(LIMITS);
     h.cpu = Cpu::new(
         &CpuSpec {
-            personality: Personality::s7_300(),
             password: Some("secret".into()),
             protection_level: level,
-            accept_any_slot: true,
             quotas: [8; 3],
             max_connections: 8,
-            blocks: Vec::new(),
-            allow_download: false,
-            allow_delete: false,
-            staging_len: 0,
+            ..CpuSpec::default()
         },
         GOLDEN_WALL_MS,
     );
@@ -570,16 +559,10 @@ fn connection_quota_and_rack_slot_refusals_send_a_disconnect_request() {
     let mut h = Harness::new(LIMITS);
     h.cpu = Cpu::new(
         &CpuSpec {
-            personality: Personality::s7_300(),
-            password: None,
-            protection_level: 1,
             accept_any_slot: false,
             quotas: [1, 0, 1],
             max_connections: 8,
-            blocks: Vec::new(),
-            allow_download: false,
-            allow_delete: false,
-            staging_len: 0,
+            ..CpuSpec::default()
         },
         GOLDEN_WALL_MS,
     );

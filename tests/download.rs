@@ -1,4 +1,4 @@
-//! Block download and delete over the session, bytes in and bytes out (PROTOCOL.md §10):
+//! Block download and delete over the session, bytes in and bytes out (docs/protocol.md §9):
 //! refused like a protected CPU by default; when the configuration allows them, the exchange
 //! Snap7's client (`opDownload`, `opDelete`) runs, with the roles reversed for `1B`/`1C`.
 
@@ -7,7 +7,7 @@
 mod support;
 
 use s7rt::events::Event;
-use s7rt::plc::{Cpu, CpuSpec, Memory, Personality};
+use s7rt::plc::{Cpu, CpuSpec, Memory};
 use s7rt::session::Session;
 use s7rt::wire::var::Area;
 use support::*;
@@ -15,16 +15,12 @@ use support::*;
 fn cpu(allow: bool) -> Cpu {
     Cpu::new(
         &CpuSpec {
-            personality: Personality::s7_300(),
-            password: None,
-            protection_level: 1,
-            accept_any_slot: true,
             quotas: [8; 3],
             max_connections: 8,
-            blocks: Vec::new(),
             allow_download: allow,
             allow_delete: allow,
             staging_len: 2048,
+            ..CpuSpec::default()
         },
         GOLDEN_WALL_MS,
     )
@@ -310,16 +306,14 @@ fn delete_hides_the_db_until_a_download_reinserts_it() {
 fn protection_level_2_refuses_download_even_when_allowed() {
     let mut h = Harness::new(LIMITS);
     let spec = CpuSpec {
-        personality: Personality::s7_300(),
         password: Some("secret".into()),
         protection_level: 2,
-        accept_any_slot: true,
         quotas: [8; 3],
         max_connections: 8,
-        blocks: Vec::new(),
         allow_download: true,
         allow_delete: true,
         staging_len: 2048,
+        ..CpuSpec::default()
     };
     h.cpu = Cpu::new(&spec, GOLDEN_WALL_MS);
     h.connect(480);

@@ -36,7 +36,7 @@ fn every_golden_frame_parses_through_tpkt_cotp_and_s7_views() {
     assert!(pdus > 500, "only {pdus} S7 PDUs found: vectors missing?");
 }
 
-/// Snap7 quirks (golden/README.md, PROTOCOL.md §7.3) that our answers deliberately do not
+/// Snap7 quirks (tests/vectors/README.md, docs/protocol.md §6.3) that our answers deliberately do not
 /// copy: uninitialised fill bytes and error items that claim 4 data bytes but carry none.
 fn normalise_snap7(frame: u32, mut expected: Vec<u8>) -> Vec<u8> {
     match frame {

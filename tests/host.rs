@@ -338,3 +338,66 @@ fn bad_addresses_are_refused_before_anything_is_queued() {
     let _ = ItemError::NoSuchObject;
     server.shutdown().unwrap();
 }
+
+#[test]
+fn the_handles_can_go_to_any_thread() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<s7rt::host::Host>();
+    send::<s7rt::host::Notifications>();
+}
+
+#[test]
+fn typed_values_by_tag_name_or_address_and_tag_names_in_notifications() {
+    use s7rt::tags::Value;
+    let cfg = config(
+        "[[tag]]\nname = \"Line4.Speed\"\naddress = \"DB1.DBD4\"\ntype = \"REAL\"\n\
+         [[tag]]\nname = \"Line4.Run\"\naddress = \"DB1.DBX8.3\"\ntype = \"BOOL\"\n\
+         [[tag]]\nname = \"Line4.Name\"\naddress = \"DB1.DBB10\"\ntype = \"STRING[8]\"\n",
+    );
+    let mut server = Server::start(&cfg).unwrap();
+    let host = server.host();
+    assert_eq!(host.tags().len(), 3);
+    let mut c = client(&server);
+    c.write(Area::DataBlock, 1, 8, &[0x01]).unwrap(); // DBX8.0 set by the HMI
+    host.write_value("Line4.Speed", &Value::Real(12.5)).unwrap();
+    host.write_value("Line4.Run", &Value::Bool(true)).unwrap();
+    host.write_value("MW10", &Value::Word(0x1234)).unwrap(); // a bare address, typed by width
+    let real = host.resolve("DB1.DBD20", Some("REAL")).unwrap();
+    host.write_tag(&real, &Value::Real(-1.5)).unwrap();
+    host.sync().unwrap();
+    let mut b = [0u8; 5];
+    c.read(Area::DataBlock, 1, 4, &mut b).unwrap();
+    assert_eq!(f32::from_be_bytes([b[0], b[1], b[2], b[3]]), 12.5);
+    assert_eq!(b[4], 0x09, "only bit 3 of DBB8 changed");
+    let mut m = [0u8; 2];
+    c.read(Area::Flags, 0, 10, &mut m).unwrap();
+    assert_eq!(m, [0x12, 0x34]);
+    // An S7 STRING[8] written by the HMI (max 8, length 3) reads back as text.
+    c.write(Area::DataBlock, 1, 10, &[8, 3, b'a', b'b', b'c'])
+        .unwrap();
+    assert_eq!(
+        host.read_value("Line4.Name").unwrap(),
+        Value::String("abc".into())
+    );
+    assert_eq!(host.read_tag(&real).unwrap(), Value::Real(-1.5));
+    assert_eq!(host.read_value("Line4.Run").unwrap(), Value::Bool(true));
+    // Errors name what is wrong.
+    assert!(matches!(
+        host.write_value("Line5.Speed", &Value::Real(1.0)),
+        Err(HostError::Tag(s7rt::tags::ResolveError::UnknownTag(_)))
+    ));
+    assert!(matches!(
+        host.write_value("Line4.Speed", &Value::Int(3)),
+        Err(HostError::Value(_))
+    ));
+    // Client writes carry the names of the tags they touch.
+    let mut notes = host.notifications().unwrap();
+    c.write(Area::DataBlock, 1, 4, &[0; 6]).unwrap();
+    assert_eq!(
+        next_write(&mut notes).tags,
+        vec!["Line4.Speed", "Line4.Run"]
+    );
+    drop(c);
+    server.shutdown().unwrap();
+}

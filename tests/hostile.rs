@@ -333,7 +333,7 @@ fn areas_and_dbs_of_a_rule_limit_each_item_with_0x03() {
     // Uploading a DB outside the rule is refused like a protected CPU.
     let upload = hex("1d0000000000000009 5f3041303030303241"); // start upload of DB2
     match c.request(s7rt::wire::s7::Rosctr::Job, &upload, &[]) {
-        Err(ClientError::Header(HeaderError(0xD241))) => {}
+        Err(ClientError::Header(HeaderError::PROTECTED)) => {}
         other => panic!("upload DB2: {other:?}"),
     }
 }

@@ -3,13 +3,17 @@
 //! The SIGKILL crash test runs the daemon from outside: tests/interop/persist.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use s7rt::client::Client;
 use s7rt::config::Config;
 use s7rt::server::Server;
+use s7rt::wire::s7::Rosctr;
 use s7rt::wire::var::Area;
+use support::{item, write_data, write_params};
 
 struct TempDir(PathBuf);
 
@@ -65,6 +69,13 @@ fn retentive_dbs_and_flags_survive_a_clean_restart_and_the_rest_does_not() {
     c.write(Area::DataBlock, 2, 0, &[5; 64]).unwrap();
     c.write(Area::Flags, 0, 10, &[0xAA; 10]).unwrap(); // MB10..15 retentive, MB16..19 not
     s.host().write(Area::DataBlock, 3, 4, &[7, 7]).unwrap(); // read-only DB, host-written
+                                                             // MB2..3 by an item that also names a DB number (meaningless for flags, but sent).
+    c.request(
+        Rosctr::Job,
+        &write_params(&[item(0x02, 2, 7, 0x83, 2, 0)]),
+        &write_data(&[(0x04, 16, &[0x12, 0x34])]),
+    )
+    .unwrap();
     s.host().sync().unwrap();
     drop(c);
     s.shutdown().unwrap();
@@ -78,6 +89,7 @@ fn retentive_dbs_and_flags_survive_a_clean_restart_and_the_rest_does_not() {
         [vec![0xAA; 6], vec![0; 4]].concat()
     );
     assert_eq!(read(&s, Area::DataBlock, 3, 4, 2), vec![7, 7]);
+    assert_eq!(read(&s, Area::Flags, 0, 2, 2), vec![0x12, 0x34]);
     s.shutdown().unwrap();
     // The previous generation is kept beside the newest.
     assert_eq!(
@@ -217,4 +229,28 @@ fn configuration_errors_name_the_key() {
     );
     let e = Config::from_toml("[host]\nmax_batch = 0\n").unwrap_err();
     assert_eq!(e.0, "config key `host.max_batch`: 0 is outside 1..=4096");
+}
+
+#[test]
+fn a_flag_write_naming_a_db_number_still_counts_as_a_retentive_change() {
+    let dir = TempDir::new("flag-db");
+    let mut s = Server::start(&config(&dir.0, "interval_ms = 100")).unwrap();
+    let mut c = Client::connect(s.local_addr(), 0, 1, 480).unwrap();
+    // MB4 written by an item with DB number 7 (Snap7-style clients send what they are given).
+    c.request(
+        Rosctr::Job,
+        &write_params(&[item(0x02, 1, 7, 0x83, 4, 0)]),
+        &write_data(&[(0x04, 8, &[0x5A])]),
+    )
+    .unwrap();
+    let t = Instant::now();
+    while snapshots(&dir.0).is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the change was not noticed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(c);
+    s.shutdown().unwrap();
 }

@@ -38,6 +38,7 @@ mod command;
 mod notify;
 pub(crate) mod port;
 pub(crate) mod sink;
+mod typed;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -166,6 +167,10 @@ pub enum HostError {
     Stopped,
     /// Another [`Notifications`] receiver exists.
     AlreadySubscribed,
+    /// The tag name or address does not resolve (typed access).
+    Tag(crate::tags::ResolveError),
+    /// The value does not suit the tag's type, or the bytes read are no valid value.
+    Value(crate::tags::ValueError),
 }
 
 impl std::fmt::Display for HostError {
@@ -201,6 +206,8 @@ impl std::fmt::Display for HostError {
             HostError::AlreadySubscribed => {
                 write!(f, "another receiver of client-write notifications exists")
             }
+            HostError::Tag(e) => write!(f, "{e}"),
+            HostError::Value(e) => write!(f, "{e}"),
         }
     }
 }
@@ -294,6 +301,8 @@ struct Inner {
     /// takes it). Holds the next transaction id.
     order: Mutex<u32>,
     names: Option<TagNames>,
+    /// The configured tags, for typed access by name.
+    tags: Arc<crate::tags::TagTable>,
 }
 
 /// A handle to the running server's process image. `Clone`, `Send` and `Sync`.
@@ -315,6 +324,7 @@ pub(crate) fn pair(
     spec: &ImageSpec,
     limits: &HostConfig,
     names: Option<TagNames>,
+    tags: Arc<crate::tags::TagTable>,
 ) -> (Host, HostPort) {
     let shared = Arc::new(Shared::new(
         limits.command_queue,
@@ -336,6 +346,7 @@ pub(crate) fn pair(
             },
             order: Mutex::new(0),
             names,
+            tags,
         }),
     };
     (host, HostPort::new(shared, limits.budget))
@@ -426,6 +437,12 @@ impl Host {
             notified: l(&c.notified),
             lagged: l(&c.lagged),
         }
+    }
+
+    /// Marks the server stopped (the RT thread ended, however it ended): waiting calls
+    /// return [`HostError::Stopped`].
+    pub(crate) fn mark_stopped(&self) {
+        self.inner.shared.running.store(false, Ordering::Release);
     }
 
     /// True while the RT thread serves.

@@ -223,7 +223,11 @@ impl HostPort {
                     part: part as u16,
                     conn: w.slot,
                     area: w.area,
-                    db: w.db,
+                    // A DB number sent with a non-DB area means nothing there.
+                    db: match w.area {
+                        Area::DataBlock | Area::InstanceDataBlock => w.db,
+                        _ => 0,
+                    },
                     offset: w.offset as u32,
                     bit: w.bit,
                     total: w.data.len() as u16,

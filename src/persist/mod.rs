@@ -8,10 +8,10 @@
 //! is on disk by `t + interval_ms` (as long as copying and writing one takes less than half
 //! an interval), and one at a clean stop.
 //!
-//! - [`snapshot`]: the RT thread copies the regions into a pre-allocated shadow, at most
+//! - `snapshot`: the RT thread copies the regions into a pre-allocated shadow, at most
 //!   `copy_per_cycle` bytes per cycle, mirroring writes that land on copied ranges (the
 //!   shadow is the image at one instant);
-//! - [`writer`]: a thread of its own (not the logging thread) writes each shadow: temp
+//! - `writer`: a thread of its own (not the logging thread) writes each shadow: temp
 //!   file, fsync, rename, directory fsync, CRC-32, the previous generation kept;
 //! - [`restore`]: at start, before the listener opens, the newest valid generation is
 //!   loaded; a corrupt file is moved aside (`*.bad`) and named in the log, then the

@@ -200,13 +200,15 @@ impl Snapshotter {
     /// snapshot is under way, mirror its already-copied part into the shadow.
     pub(crate) fn on_write(&mut self, w: &WriteRef<'_>) {
         let key = area_key(w.area);
+        // A client may send any DB number with a non-DB area; it means nothing there.
+        let db = if key == Area::DataBlock { w.db } else { 0 };
         let len = w.data.len();
         let first = self
             .regions
-            .partition_point(|r| (r.area_code(), r.db) < (u8::from(key), w.db));
+            .partition_point(|r| (r.area_code(), r.db) < (u8::from(key), db));
         for i in first..self.regions.len() {
             let Some(r) = self.regions.get(i) else { break };
-            if (r.area_code(), r.db) != (u8::from(key), w.db) || r.offset >= w.offset + len {
+            if (r.area_code(), r.db) != (u8::from(key), db) || r.offset >= w.offset + len {
                 break;
             }
             let lo = w.offset.max(r.offset);

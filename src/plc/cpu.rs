@@ -111,6 +111,25 @@ pub struct CpuSpec {
     pub staging_len: usize,
 }
 
+impl Default for CpuSpec {
+    /// An S7-300 without password, protection, quotas or download, accepting any rack/slot
+    /// and 32 connections: a CPU every client may talk to (tools, tests, benches).
+    fn default() -> CpuSpec {
+        CpuSpec {
+            personality: Personality::s7_300(),
+            password: None,
+            protection_level: 1,
+            accept_any_slot: true,
+            quotas: [u16::MAX; 3],
+            max_connections: 32,
+            blocks: Vec::new(),
+            allow_download: false,
+            allow_delete: false,
+            staging_len: 0,
+        }
+    }
+}
+
 /// The CPU state.
 #[derive(Debug)]
 pub struct Cpu {
@@ -178,25 +197,10 @@ impl Cpu {
         cpu
     }
 
-    /// A CPU with the S7-300 personality, no password, any slot, no quotas (unit tests;
-    /// integration tests build theirs from a [`CpuSpec`], as the server does).
+    /// A CPU from [`CpuSpec::default`] (unit tests).
     #[cfg(test)]
     pub(crate) fn for_tests(wall_ms: i64) -> Cpu {
-        Cpu::new(
-            &CpuSpec {
-                personality: Personality::s7_300(),
-                password: None,
-                protection_level: 1,
-                accept_any_slot: true,
-                quotas: [u16::MAX; 3],
-                max_connections: 32,
-                blocks: Vec::new(),
-                allow_download: false,
-                allow_delete: false,
-                staging_len: 0,
-            },
-            wall_ms,
-        )
+        Cpu::new(&CpuSpec::default(), wall_ms)
     }
 
     /// The configuration allows block download.
@@ -258,7 +262,8 @@ impl Cpu {
         self.password.is_some()
     }
 
-    /// Checks a password as the client sends it (8 bytes, Snap7 scrambling, §8.6).
+    /// Checks a password as the client sends it (8 bytes, Snap7 scrambling,
+    /// docs/protocol.md §7.6).
     pub fn password_matches(&self, scrambled: &[u8]) -> bool {
         self.password.is_some_and(|p| p[..] == *scrambled)
     }
@@ -327,7 +332,7 @@ impl Cpu {
     }
 }
 
-/// Scrambles a password the way Snap7-family clients send it (PROTOCOL.md §8.6):
+/// Scrambles a password the way Snap7-family clients send it (docs/protocol.md §7.6):
 /// space-padded to 8 bytes, `p'[0..2] = p ^ 0x55`, `p'[i] = p[i] ^ 0x55 ^ p'[i-2]`.
 pub fn scramble(pw: &str) -> [u8; 8] {
     let mut p = [b' '; 8];

@@ -1,5 +1,5 @@
-//! The download staging area: where the bytes of a block a client downloads (PROTOCOL.md
-//! §10) collect until the client activates it with PI `_INSE`.
+//! The download staging area: where the bytes of a block a client downloads (docs/protocol.md
+//! §9) collect until the client activates it with PI `_INSE`.
 //!
 //! One area per server, allocated at start-up with room for the MC7 part of the largest
 //! configured DB; only one download is in progress at a time, server-wide, owned by the

@@ -1,5 +1,5 @@
-//! Block functions (userdata group 3, PROTOCOL.md §8.5) and the load-memory block format
-//! that upload sends (§10): list all blocks (counts per type), list the blocks of one type
+//! Block functions (userdata group 3, docs/protocol.md §7.5) and the load-memory block format
+//! that upload sends (§9): list all blocks (counts per type), list the blocks of one type
 //! (continued over several answers when the PDU is too small), and block info.
 //!
 //! DBs come from the process image; OBs, FCs and FBs only exist when the configuration
@@ -9,17 +9,22 @@ use crate::plc::clock::block_timestamp;
 use crate::plc::{BlockType, Cpu, Memory};
 use crate::service::conn::BlockCursor;
 use crate::service::ctx::{Ctx, UdAnswer};
+use crate::wire::block::{parse_address, parse_type, sub_type, type_ascii};
 use crate::wire::szl::{emit_data_head, Window};
 use crate::wire::userdata::Params;
 use crate::wire::var::Area;
 use crate::wire::HeaderError;
 
-/// Block not found.
-pub(crate) const NOT_FOUND: HeaderError = HeaderError(0xD209);
-/// No (further) block of this type.
-pub(crate) const NO_BLOCK: HeaderError = HeaderError(0xD20E);
 /// Sub-block types in the order "list all blocks" reports them: OB, FB, FC, DB, SDB, SFC, SFB.
-const LIST_ORDER: [u8; 7] = [0x08, 0x0E, 0x0C, 0x0A, 0x0B, 0x0D, 0x0F];
+const LIST_ORDER: [u8; 7] = [
+    sub_type::OB,
+    sub_type::FB,
+    sub_type::FC,
+    sub_type::DB,
+    sub_type::SDB,
+    sub_type::SFC,
+    sub_type::SFB,
+];
 /// Length of the load-memory block header and footer.
 pub(crate) const HEADER_LEN: usize = 36;
 /// Length of the footer.
@@ -27,27 +32,6 @@ pub(crate) const FOOTER_LEN: usize = 36;
 /// Interface (SBB) length of a DB: what Snap7's `GetPgBlockInfo` assumes for a byte-array
 /// DB. Its content is not specified anywhere we could check; s7rt sends zeros.
 pub(crate) const DB_SBB_LEN: usize = 20;
-
-/// Two ASCII hex digits of a sub-block type (`0x0A` → `"0A"`).
-pub(crate) fn type_ascii(sub: u8) -> [u8; 2] {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    [HEX[usize::from(sub >> 4)], HEX[usize::from(sub & 0x0F)]]
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
-}
-
-/// Parses a block address `<type (2 hex)> <5 decimal digits> <file system>` (8 bytes).
-pub(crate) fn parse_address(b: &[u8]) -> Option<(u8, u16)> {
-    let b = b.get(..8)?;
-    let sub = hex_digit(b[0])? << 4 | hex_digit(b[1])?;
-    let mut n: u32 = 0;
-    for &c in &b[2..7] {
-        n = n * 10 + (c as char).to_digit(10)?;
-    }
-    Some((sub, u16::try_from(n).ok()?))
-}
 
 /// A block the CPU holds: sub-block type, number, MC7 length (a DB's size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +47,7 @@ pub(crate) struct Block {
 impl Block {
     /// Interface length.
     pub(crate) fn sbb_len(&self) -> usize {
-        if self.sub == 0x0A {
+        if self.sub == sub_type::DB {
             DB_SBB_LEN
         } else {
             0
@@ -76,7 +60,7 @@ impl Block {
     }
 
     fn language(&self) -> u8 {
-        if self.sub == 0x0A {
+        if self.sub == sub_type::DB {
             0x05 // DB
         } else {
             0x01 // STL
@@ -114,7 +98,7 @@ pub(crate) fn footer() -> [u8; FOOTER_LEN] {
 
 /// Finds a block by sub-block type and number.
 pub(crate) fn find<M: Memory>(mem: &M, cpu: &Cpu, sub: u8, number: u16) -> Option<Block> {
-    if sub == 0x0A {
+    if sub == sub_type::DB {
         let size = mem.area(Area::DataBlock, number).ok()?.len();
         return Some(Block {
             sub,
@@ -138,7 +122,7 @@ fn numbers<'a, M: Memory>(mem: &'a M, cpu: &'a Cpu, sub: u8) -> impl Iterator<It
     let dbs = (0..)
         .map_while(move |i| mem.db_at(i))
         .map(|(n, _)| n)
-        .filter(move |_| sub == 0x0A)
+        .filter(move |_| sub == sub_type::DB)
         // A deleted DB (PI `_DELE`) is configured but not listed.
         .filter(move |n| mem.area(Area::DataBlock, *n).is_ok());
     let declared = cpu
@@ -179,22 +163,22 @@ pub(crate) fn list_of_type<M: Memory, E>(
     let (sub, after, seq, dur) = if p.follow_up {
         match ctx.conn.blocks.filter(|c| c.seq == p.seq) {
             Some(c) => (c.sub_type, Some(c.last), c.seq, c.dur),
-            None => return UdAnswer::err(p.seq, NO_BLOCK),
+            None => return UdAnswer::err(p.seq, HeaderError::NO_FURTHER_BLOCK),
         }
     } else {
         let sub = match data {
-            [_, _, 0, 2, a, b, ..] => hex_digit(*a).zip(hex_digit(*b)).map(|(h, l)| h << 4 | l),
+            [_, _, 0, 2, a, b, ..] => parse_type(*a, *b),
             _ => None,
         };
         match sub {
             Some(s) => (s, None, p.seq, 0),
-            None => return UdAnswer::err(p.seq, NO_BLOCK),
+            None => return UdAnswer::err(p.seq, HeaderError::NO_FURTHER_BLOCK),
         }
     };
-    // Snap7 puts at most (PDU - 32) / 4 entries in one answer.
-    let max =
-        ((ctx.pdu_len() as usize).saturating_sub(32) / 4).min(out.len().saturating_sub(4) / 4);
-    let lang = if sub == 0x0A { 0x05 } else { 0x01 };
+    // Snap7 puts at most (PDU - 32) / 4 entries in one answer; `out` is the data area, which
+    // ends where the PDU does and starts after 22 bytes of header and parameter.
+    let max = out.len().saturating_sub(32 - 22) / 4;
+    let lang = if sub == sub_type::DB { 0x05 } else { 0x01 };
     let mut n = 0;
     let mut last = 0;
     let mut more = false;
@@ -212,7 +196,7 @@ pub(crate) fn list_of_type<M: Memory, E>(
     }
     if n == 0 {
         ctx.conn.blocks = None;
-        return UdAnswer::err(seq, NO_BLOCK);
+        return UdAnswer::err(seq, HeaderError::NO_FURTHER_BLOCK);
     }
     let _ = emit_data_head(head, 4 * n);
     let (seq, dur) = if more && after.is_none() {
@@ -247,7 +231,7 @@ pub(crate) fn info<M: Memory, E>(
         .and_then(parse_address)
         .and_then(|(sub, n)| find(ctx.mem, ctx.cpu, sub, n))
     else {
-        return UdAnswer::err(p.seq, NOT_FOUND);
+        return UdAnswer::err(p.seq, HeaderError::BLOCK_NOT_FOUND);
     };
     let Some(b) = out.get_mut(..4 + 78) else {
         return UdAnswer::err(p.seq, HeaderError::PDU_SIZE);
@@ -270,18 +254,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_block_address_of_golden_frame_68() {
-        assert_eq!(parse_address(b"0A00001A"), Some((0x0A, 1)));
-        assert_eq!(parse_address(b"0865535A"), Some((0x08, 65535)));
-        assert_eq!(parse_address(b"0A65536A"), None);
-        assert_eq!(parse_address(b"0Z00001A"), None);
-        assert_eq!(parse_address(b"0A0001"), None);
-    }
-
-    #[test]
     fn load_length_of_a_1024_byte_db_is_what_snap7_reports() {
         let b = Block {
-            sub: 0x0A,
+            sub: sub_type::DB,
             number: 1,
             mc7_len: 1024,
         };

@@ -1,4 +1,4 @@
-//! Time functions (userdata group 7, PROTOCOL.md §8.4): read the PLC clock (subfunctions 1
+//! Time functions (userdata group 7, docs/protocol.md §7.4): read the PLC clock (subfunctions 1
 //! and 3) and set it (2, and PLC4X's 4). Setting keeps an offset in the CPU: the host clock
 //! is never touched, and every later read, SZL 0x0424 timestamp and diagnostic entry
 //! follows it.
@@ -10,11 +10,6 @@ use crate::service::ctx::{Ctx, UdAnswer};
 use crate::wire::szl::emit_data_head;
 use crate::wire::userdata::Params;
 use crate::wire::HeaderError;
-
-/// Date and/or time invalid.
-pub(crate) const INVALID_TIME: HeaderError = HeaderError(0xDC01);
-/// Function not permitted in the current protection level (userdata services).
-pub(crate) const PROTECTED: HeaderError = HeaderError(0xD0A1);
 
 /// Read clock: `FF 09 00 0A` + reserved `00`, century, 8-byte DATE_AND_TIME.
 pub(crate) fn read<M, E>(p: &Params, ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnswer {
@@ -32,10 +27,10 @@ pub(crate) fn read<M, E>(p: &Params, ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) ->
 /// Set clock: data `FF 09 00 0A` + reserved, century (ignored), DATE_AND_TIME.
 pub(crate) fn set<M, E: EventSink>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>) -> UdAnswer {
     if ctx.level() >= 2 || !ctx.conn.grant.may_set_clock() {
-        return UdAnswer::err(p.seq, PROTECTED);
+        return UdAnswer::err(p.seq, HeaderError::CLOCK_PROTECTED);
     }
     let Some(plc_ms) = data.get(6..14).and_then(decode_date_and_time) else {
-        return UdAnswer::err(p.seq, INVALID_TIME);
+        return UdAnswer::err(p.seq, HeaderError::INVALID_TIME);
     };
     ctx.cpu.set_clock(plc_ms, ctx.wall_ms);
     ctx.cpu

@@ -46,7 +46,7 @@ pub(crate) struct Upload {
     pub(crate) sent: usize,
 }
 
-/// Which job the CPU sends next in a download (PROTOCOL.md §10).
+/// Which job the CPU sends next in a download (docs/protocol.md §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DownloadStep {
     /// `1B` download block: the client answers with the next part.

@@ -1,4 +1,4 @@
-//! PLC control (PROTOCOL.md §9): PLC stop (job 0x29) and PI services (job 0x28): hot start
+//! PLC control (docs/protocol.md §8): PLC stop (job 0x29) and PI services (job 0x28): hot start
 //! `P_PROGRAM`, cold start `P_PROGRAM "C "`, compress `_GARB`, copy RAM to ROM `_MODU`.
 //! Block insert/delete (`_INSE`, `_DELE`) are served by [`download`] when the configuration
 //! allows them, and otherwise refused like a protected CPU refuses them (`0xD241`); any other
@@ -6,7 +6,7 @@
 //!
 //! Refusals with a reason Snap7's client decodes carry the function byte and a status byte
 //! in a 2-byte parameter (`29 07` already in STOP, `28 03` already in RUN). Which header
-//! error a real CPU sends with them is not known (PROTOCOL.md §9): s7rt uses `0x8404`.
+//! error a real CPU sends with them is not known (docs/protocol.md §8): s7rt uses `0x8404`.
 
 use crate::events::{Event, EventSink};
 use crate::plc::cpu::Mode;
@@ -15,77 +15,22 @@ use crate::plc::personality::OutputsInStop;
 use crate::plc::Memory;
 use crate::service::ctx::Ctx;
 use crate::service::download;
-use crate::service::{Answer, JobError};
+use crate::service::{function_only, Answer, JobError};
+use crate::wire::pi::{self, Service};
+use crate::wire::s7::Function;
 use crate::wire::var::Area;
 use crate::wire::HeaderError;
 
-/// Job function PLC stop.
-pub(crate) const STOP: u8 = 0x29;
-/// Job function PI service.
-pub(crate) const PI_SERVICE: u8 = 0x28;
-/// Header error sent with "already in STOP/RUN" (the real CPU's code is not verified).
-pub(crate) const ALREADY: HeaderError = HeaderError(0x8404);
-
-/// What a PI service request asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PiService {
-    /// Warm (hot) start.
-    HotStart,
-    /// Cold start.
-    ColdStart,
-    /// Compress memory.
-    Compress,
-    /// Copy RAM to ROM.
-    CopyRamToRom,
-    /// Insert (activate) a downloaded block.
-    Insert,
-    /// Delete a block.
-    Delete,
-    /// Anything else.
-    Unknown,
-}
-
-/// Parses a PI service parameter: `28`, 7 unknown bytes, parameter block length (2),
-/// parameter block, name length (1), name. Returns the service and the parameter block (for
-/// `_INSE`/`_DELE`: the block list).
-pub(crate) fn parse_pi_block(params: &[u8]) -> Option<(PiService, &[u8])> {
-    let plen = usize::from(u16::from_be_bytes([*params.get(8)?, *params.get(9)?]));
-    let block = params.get(10..10 + plen)?;
-    let nlen = usize::from(*params.get(10 + plen)?);
-    let name = params.get(11 + plen..11 + plen + nlen)?;
-    let service = match name {
-        b"P_PROGRAM" if block.first() == Some(&b'C') => PiService::ColdStart,
-        b"P_PROGRAM" => PiService::HotStart,
-        b"_GARB" => PiService::Compress,
-        b"_MODU" => PiService::CopyRamToRom,
-        b"_INSE" => PiService::Insert,
-        b"_DELE" => PiService::Delete,
-        _ => PiService::Unknown,
-    };
-    Some((service, block))
-}
-
-fn ok(function: u8, out: &mut [u8]) -> Result<Answer, JobError> {
-    let b = out
-        .first_mut()
-        .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
-    *b = function;
-    Ok(Answer {
-        param_len: 1,
-        data_len: 0,
-    })
-}
-
-fn refuse(function: u8, status: u8, out: &mut [u8]) -> JobError {
+fn refuse(function: Function, status: u8, out: &mut [u8]) -> JobError {
     match out.get_mut(..2) {
         Some(b) => {
-            b.copy_from_slice(&[function, status]);
+            b.copy_from_slice(&[function.into(), status]);
             JobError {
-                error: ALREADY,
+                error: HeaderError::CANNOT_PERFORM,
                 param_len: 2,
             }
         }
-        None => JobError::from(ALREADY),
+        None => JobError::from(HeaderError::CANNOT_PERFORM),
     }
 }
 
@@ -102,7 +47,7 @@ pub(crate) fn stop<M: Memory, E: EventSink>(
         return Err(HeaderError::PROTECTED.into());
     }
     if ctx.cpu.mode() == Mode::Stop {
-        return Err(refuse(STOP, 0x07, out));
+        return Err(refuse(Function::PlcStop, 0x07, out));
     }
     ctx.cpu
         .set_mode(Mode::Stop, event_id::STOP_BY_PG, ctx.slot, ctx.wall_ms);
@@ -116,7 +61,7 @@ pub(crate) fn stop<M: Memory, E: EventSink>(
         mode: Mode::Stop,
         cold: false,
     });
-    ok(STOP, out)
+    function_only(Function::PlcStop, out)
 }
 
 /// PI service.
@@ -125,25 +70,25 @@ pub(crate) fn pi_service<M: Memory, E: EventSink>(
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],
 ) -> Result<Answer, JobError> {
-    let (service, block) =
-        parse_pi_block(params).ok_or(JobError::from(HeaderError::NOT_IMPLEMENTED))?;
-    if service == PiService::Unknown {
+    let req = pi::Request::parse(params).ok_or(JobError::from(HeaderError::NOT_IMPLEMENTED))?;
+    let service = req.service;
+    if service == Service::Unknown {
         return Err(HeaderError::NOT_IMPLEMENTED.into());
     }
     if ctx.level() >= 2 {
         return Err(HeaderError::PROTECTED.into());
     }
     match service {
-        PiService::Insert => download::insert(block, ctx)?,
-        PiService::Delete => download::delete(block, ctx)?,
-        PiService::HotStart | PiService::ColdStart => {
+        Service::Insert => download::insert(&req, ctx)?,
+        Service::Delete => download::delete(&req, ctx)?,
+        Service::HotStart | Service::ColdStart => {
             if !ctx.conn.grant.may_control() {
                 return Err(HeaderError::PROTECTED.into());
             }
             if ctx.cpu.mode() == Mode::Run {
-                return Err(refuse(PI_SERVICE, 0x03, out));
+                return Err(refuse(Function::PiService, 0x03, out));
             }
-            let cold = service == PiService::ColdStart;
+            let cold = service == Service::ColdStart;
             let id = if cold {
                 event_id::COLD_RESTART
             } else {
@@ -167,28 +112,5 @@ pub(crate) fn pi_service<M: Memory, E: EventSink>(
             );
         }
     }
-    ok(PI_SERVICE, out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_the_pi_services_of_golden_frames_74_and_80() {
-        let parse_pi = |p: &[u8]| parse_pi_block(p).map(|(s, _)| s);
-        let hot = b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x00\x09P_PROGRAM";
-        let cold = b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x02C \x09P_PROGRAM";
-        assert_eq!(parse_pi(hot), Some(PiService::HotStart));
-        assert_eq!(parse_pi(cold), Some(PiService::ColdStart));
-        assert_eq!(
-            parse_pi(b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x00\x05_GARB"),
-            Some(PiService::Compress)
-        );
-        assert_eq!(
-            parse_pi(b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x00\x05_XXXX"),
-            Some(PiService::Unknown)
-        );
-        assert_eq!(parse_pi(b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x09"), None);
-    }
+    function_only(Function::PiService, out)
 }

@@ -17,6 +17,7 @@ pub(crate) mod upload;
 pub(crate) mod userdata;
 pub(crate) mod write_var;
 
+use crate::wire::s7::Function;
 use crate::wire::HeaderError;
 
 /// Lengths of an answer written by a service.
@@ -45,4 +46,16 @@ impl From<HeaderError> for JobError {
             param_len: 0,
         }
     }
+}
+
+/// The answer parameter of a job that succeeded without data: the function byte alone.
+pub(crate) fn function_only(function: Function, out: &mut [u8]) -> Result<Answer, JobError> {
+    let b = out
+        .first_mut()
+        .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
+    *b = function.into();
+    Ok(Answer {
+        param_len: 1,
+        data_len: 0,
+    })
 }

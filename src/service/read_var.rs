@@ -6,6 +6,7 @@
 use super::address::{check_bounds, resolve};
 use super::Answer;
 use crate::plc::{ItemError, Memory};
+use crate::wire::s7::Function;
 use crate::wire::var::{emit_data_header, DataTransport, Item, Request, ReturnCode};
 use crate::wire::HeaderError;
 
@@ -20,7 +21,7 @@ pub(crate) fn read_var<M: Memory>(
     if out.len() < 2 {
         return Err(HeaderError::PDU_SIZE);
     }
-    out[0] = crate::wire::var::READ;
+    out[0] = Function::ReadVar.into();
     out[1] = req.count() as u8;
     let n = req.count();
     let mut at = 2;
@@ -59,7 +60,7 @@ fn emit_item<M: Memory>(item: &Item, mem: &M, out: &mut [u8], last: bool) -> Opt
             }
             Some(4 + n + fill)
         }
-        // An error item is never followed by a fill byte (PROTOCOL.md §7.3).
+        // An error item is never followed by a fill byte (docs/protocol.md §6.3).
         Err(e) => emit_data_header(out, e.into(), DataTransport::Null, 0),
     }
 }

@@ -1,4 +1,4 @@
-//! Security (userdata group 5, PROTOCOL.md §8.6): enter and clear the session password.
+//! Security (userdata group 5, docs/protocol.md §7.6): enter and clear the session password.
 //! The password is checked for real; a right one gives this connection protection level 1
 //! until it clears it or disconnects.
 
@@ -8,17 +8,10 @@ use crate::service::ctx::{Ctx, UdAnswer};
 use crate::wire::userdata::Params;
 use crate::wire::HeaderError;
 
-/// Incorrect password.
-pub(crate) const WRONG_PASSWORD: HeaderError = HeaderError(0xD602);
-/// Nothing to clear: this connection has not entered the password.
-pub(crate) const NOT_LEGITIMATED: HeaderError = HeaderError(0xD604);
-/// No password is configured.
-pub(crate) const NO_PASSWORD: HeaderError = HeaderError(0xD605);
-
 /// Enter password: data `FF 09 00 08` + 8 scrambled bytes.
 pub(crate) fn enter<M, E: EventSink>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>) -> UdAnswer {
     if !ctx.cpu.has_password() {
-        return UdAnswer::err(p.seq, NO_PASSWORD);
+        return UdAnswer::err(p.seq, HeaderError::NO_PASSWORD);
     }
     let accepted = data
         .get(4..12)
@@ -37,17 +30,17 @@ pub(crate) fn enter<M, E: EventSink>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, 
         ctx.conn.legitimated = true;
         UdAnswer::err(p.seq, HeaderError::NONE)
     } else {
-        UdAnswer::err(p.seq, WRONG_PASSWORD)
+        UdAnswer::err(p.seq, HeaderError::WRONG_PASSWORD)
     }
 }
 
 /// Clear password: data `0A 00 00 00`.
 pub(crate) fn clear<M, E: EventSink>(p: &Params, ctx: &mut Ctx<'_, M, E>) -> UdAnswer {
     if !ctx.cpu.has_password() {
-        return UdAnswer::err(p.seq, NO_PASSWORD);
+        return UdAnswer::err(p.seq, HeaderError::NO_PASSWORD);
     }
     if !ctx.conn.legitimated {
-        return UdAnswer::err(p.seq, NOT_LEGITIMATED);
+        return UdAnswer::err(p.seq, HeaderError::NOT_LEGITIMATED);
     }
     ctx.conn.legitimated = false;
     ctx.events.event(Event::PasswordCleared { slot: ctx.slot });

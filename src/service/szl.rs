@@ -3,7 +3,7 @@
 //! personality and the live CPU state into a [`Window`] (no buffer, no allocation), so the
 //! same function serves a single answer, the first fragment and every follow-up.
 //!
-//! Served lists (PROTOCOL.md §8.3, record layouts §8.3.1):
+//! Served lists (docs/protocol.md §7.3, with their record layouts):
 //! `0000` and header-only `0F00` (ids served) · `0011` / `0111` 1, 6, 7 / `0F11`
 //! (identification) · `001C` / `011C` 1–5, 7–B / `0F1C` (component identification) ·
 //! `0131` 1–9 (communication capabilities; index 1 live) · `0132` / `0232` 4 (protection,
@@ -17,11 +17,6 @@ use crate::plc::cpu::{Cpu, Mode};
 use crate::plc::diag::ENTRY_LEN;
 use crate::wire::szl::Window;
 use crate::wire::HeaderError;
-
-/// Unknown SZL id ("information function unavailable", older name "invalid SZL id").
-pub(crate) const UNKNOWN_ID: HeaderError = HeaderError(0xD401);
-/// Known SZL id, unknown index.
-pub(crate) const UNKNOWN_INDEX: HeaderError = HeaderError(0xD402);
 
 /// The ids this server answers, in the order SZL 0x0000 lists them.
 pub(crate) const SERVED_IDS: [u16; 18] = [
@@ -72,12 +67,12 @@ pub(crate) fn check(id: u16, index: u16, cpu: &Cpu) -> Result<(), HeaderError> {
         0x0132 => index == 4,
         0x0232 => index == 4 || index == 0,
         0x01A0 => usize::from(index) <= cpu.diag.capacity(),
-        _ => return Err(UNKNOWN_ID),
+        _ => return Err(HeaderError::SZL_UNKNOWN_ID),
     };
     if ok {
         Ok(())
     } else {
-        Err(UNKNOWN_INDEX)
+        Err(HeaderError::SZL_UNKNOWN_INDEX)
     }
 }
 
@@ -165,7 +160,7 @@ pub(crate) fn stream(
                 w.put(&e.to_bytes());
             }
         }
-        _ => return Err(UNKNOWN_ID),
+        _ => return Err(HeaderError::SZL_UNKNOWN_ID),
     }
     Ok(())
 }
@@ -259,7 +254,7 @@ fn protection(w: &mut Window<'_>, live: &Live<'_>) {
 }
 
 /// SZL 0x0424 record (20 bytes). The previous-mode nibble stays 0: Snap7's
-/// `GetPlcStatus` reports anything but `00`/`04`/`08` as STOP (PROTOCOL.md §8.3.1).
+/// `GetPlcStatus` reports anything but `00`/`04`/`08` as STOP (docs/protocol.md §7.3).
 fn mode(w: &mut Window<'_>, cpu: &Cpu) {
     let (ereig, bzu) = match cpu.mode() {
         // 0x5144 is what a real CPU 315 reported in RUN (Snap7's template).

@@ -1,4 +1,4 @@
-//! Block upload (jobs 0x1D start upload, 0x1E upload, 0x1F end upload; PROTOCOL.md §10):
+//! Block upload (jobs 0x1D start upload, 0x1E upload, 0x1F end upload; docs/protocol.md §9):
 //! a client gets a block in load-memory format (header 36, MC7 = a DB's current bytes,
 //! interface, footer 36), one PDU at a time, generated on the fly from the image. Download
 //! (0x1A–0x1C) is in [`crate::service::download`].
@@ -12,19 +12,13 @@ use crate::plc::Memory;
 use crate::service::blocks::{self, footer, Block};
 use crate::service::conn::Upload;
 use crate::service::ctx::Ctx;
-use crate::service::{Answer, JobError};
+use crate::service::{function_only, Answer, JobError};
+use crate::wire::block::sub_type;
+use crate::wire::s7::Function;
 use crate::wire::szl::Window;
+use crate::wire::transfer;
 use crate::wire::var::Area;
 use crate::wire::HeaderError;
-
-/// Job function start upload.
-pub(crate) const START: u8 = 0x1D;
-/// Job function upload.
-pub(crate) const UPLOAD: u8 = 0x1E;
-/// Job function end upload.
-pub(crate) const END: u8 = 0x1F;
-/// Upload-id mismatch or no upload in progress.
-pub(crate) const NO_UPLOAD: HeaderError = HeaderError(0x8104);
 
 /// Start upload: parameter `1D 00 .. <len 09> _<type><5 digits><fs>`.
 pub(crate) fn start<M: Memory, E: EventSink>(
@@ -35,13 +29,11 @@ pub(crate) fn start<M: Memory, E: EventSink>(
     if ctx.level() >= 3 {
         return Err(HeaderError::PROTECTED.into());
     }
-    let name = params.get(9..).filter(|n| n.first() == Some(&b'_'));
-    let block = name
-        .and_then(|n| blocks::parse_address(n.get(1..)?))
+    let block = transfer::parse_start_upload(params)
         .and_then(|(sub, n)| blocks::find(ctx.mem, ctx.cpu, sub, n))
-        .ok_or(JobError::from(blocks::NOT_FOUND))?;
+        .ok_or(JobError::from(HeaderError::BLOCK_NOT_FOUND))?;
     // Uploading a DB reads all of it: only for connections whose rule reaches that DB.
-    if block.sub == 0x0A
+    if block.sub == sub_type::DB
         && !ctx
             .conn
             .grant
@@ -55,27 +47,20 @@ pub(crate) fn start<M: Memory, E: EventSink>(
         db: block.number,
         sent: 0,
     });
-    let p = out
-        .get_mut(..16)
+    transfer::emit_start_upload_answer(out, id, block.load_len())
         .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
-    p.copy_from_slice(&[START, 0, 0, 0, 0, 0, 0, id, 7, 0, 0, 0, 0, 0, 0, 0]);
-    let mut len = block.load_len();
-    for d in p[9..16].iter_mut().rev() {
-        *d = b'0' + (len % 10) as u8;
-        len /= 10;
-    }
     Ok(Answer {
-        param_len: 16,
+        param_len: transfer::START_UPLOAD_ANSWER_LEN,
         data_len: 0,
     })
 }
 
 fn current<M: Memory, E>(params: &[u8], ctx: &Ctx<'_, M, E>) -> Result<Upload, JobError> {
-    let id = params.get(7).copied();
+    let id = transfer::parse_upload_id(params);
     ctx.conn
         .upload
         .filter(|u| Some(u.id) == id)
-        .ok_or(JobError::from(NO_UPLOAD))
+        .ok_or(JobError::from(HeaderError::NOT_IMPLEMENTED))
 }
 
 /// Upload: parameter `1E 00 00 00 <upload id (4)>`; answer `1E <more>` + data
@@ -89,31 +74,23 @@ pub(crate) fn upload<M: Memory, E: EventSink>(
     let data = ctx
         .mem
         .area(Area::DataBlock, up.db)
-        .map_err(|_| JobError::from(blocks::NOT_FOUND))?;
+        .map_err(|_| JobError::from(HeaderError::BLOCK_NOT_FOUND))?;
     let block = Block {
-        sub: 0x0A,
+        sub: sub_type::DB,
         number: up.db,
         mc7_len: data.len(),
     };
-    // 12 header + 2 parameter + 4 data head + n ≤ PDU.
-    let room = (ctx.pdu_len() as usize)
-        .saturating_sub(12 + 2 + 4)
-        .min(out.len().saturating_sub(6));
-    let (head, body) = out.split_at_mut(6.min(out.len()));
-    let mut w = Window::new(body.get_mut(..room).unwrap_or_default(), up.sent);
+    // `out` (parameter and data) ends where the negotiated PDU does: after the parameter
+    // `1E <status>` and the data head `<n> 00 FB` the rest is block bytes.
+    let (head, body) = out.split_at_mut(transfer::UPLOAD_HEAD_LEN.min(out.len()));
+    let mut w = Window::new(body, up.sent);
     w.put(&block.header(ctx.cpu));
     w.put(data);
     w.zeros(block.sbb_len());
     w.put(&footer());
     let (n, total) = (w.written(), w.total());
     let more = up.sent + n < total;
-    if head.len() < 6 {
-        return Err(HeaderError::PDU_SIZE.into());
-    }
-    head[0] = UPLOAD;
-    head[1] = u8::from(more);
-    head[2..4].copy_from_slice(&(n as u16).to_be_bytes());
-    head[4..6].copy_from_slice(&[0x00, 0xFB]);
+    transfer::emit_upload_head(head, more, n).ok_or(JobError::from(HeaderError::PDU_SIZE))?;
     ctx.conn.upload = Some(Upload {
         sent: up.sent + n,
         ..up
@@ -141,12 +118,5 @@ pub(crate) fn end<M: Memory, E>(
 ) -> Result<Answer, JobError> {
     current(params, ctx)?;
     ctx.conn.upload = None;
-    let b = out
-        .first_mut()
-        .ok_or(JobError::from(HeaderError::PDU_SIZE))?;
-    *b = END;
-    Ok(Answer {
-        param_len: 1,
-        data_len: 0,
-    })
+    function_only(Function::EndUpload, out)
 }

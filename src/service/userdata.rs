@@ -1,6 +1,6 @@
 //! The userdata dispatcher (ROSCTR 7): routes a request by function group and subfunction
 //! to its service, and gives every request it does not serve a well-formed error answer
-//! (PROTOCOL.md §8.2) instead of silence.
+//! (docs/protocol.md §7.2) instead of silence.
 //!
 //! Groups served: 3 block functions, 4 CPU functions (subfunction 1 read SZL), 5 security,
 //! 7 time. Answered with error `0x8104` (service not implemented): group 1 programmer
@@ -13,7 +13,7 @@ use crate::plc::Memory;
 use crate::service::ctx::{Ctx, UdAnswer};
 use crate::service::{blocks, clock, security, szl};
 use crate::wire::szl::{self as wszl, Window};
-use crate::wire::userdata::Params;
+use crate::wire::userdata::{Function, Params};
 use crate::wire::HeaderError;
 
 /// Routes one request. `out` is the data area of the answer (after the 12-byte parameter
@@ -24,16 +24,16 @@ pub(crate) fn dispatch<M: Memory, E: EventSink>(
     ctx: &mut Ctx<'_, M, E>,
     out: &mut [u8],
 ) -> UdAnswer {
-    match (p.group, p.subfunction) {
-        (4, 1) => read_szl(p, data, ctx, out),
-        (7, 1) | (7, 3) => clock::read(p, ctx, out),
-        (7, 2) | (7, 4) => clock::set(p, data, ctx),
-        (3, 1) => blocks::list_all(p, ctx, out),
-        (3, 2) => blocks::list_of_type(p, data, ctx, out),
-        (3, 3) => blocks::info(p, data, ctx, out),
-        (5, 1) => security::enter(p, data, ctx),
-        (5, 2) => security::clear(p, ctx),
-        _ => UdAnswer::err(p.seq, HeaderError::NOT_IMPLEMENTED),
+    match p.function() {
+        Function::ReadSzl => read_szl(p, data, ctx, out),
+        Function::ReadClock => clock::read(p, ctx, out),
+        Function::SetClock => clock::set(p, data, ctx),
+        Function::ListAllBlocks => blocks::list_all(p, ctx, out),
+        Function::ListBlocksOfType => blocks::list_of_type(p, data, ctx, out),
+        Function::BlockInfo => blocks::info(p, data, ctx, out),
+        Function::EnterPassword => security::enter(p, data, ctx),
+        Function::ClearPassword => security::clear(p, ctx),
+        Function::Unknown { .. } => UdAnswer::err(p.seq, HeaderError::NOT_IMPLEMENTED),
     }
 }
 
@@ -45,15 +45,13 @@ fn live<'c, M, E>(ctx: &'c Ctx<'_, M, E>) -> szl::Live<'c> {
     }
 }
 
-/// Read SZL, first request or follow-up (PROTOCOL.md §8.3).
+/// Read SZL, first request or follow-up (docs/protocol.md §7.3).
 fn read_szl<M, E>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> UdAnswer {
-    // Payload room: the PDU minus header 10, parameter 12 and the data head.
-    let room = (ctx.pdu_len() as usize)
-        .saturating_sub(10 + 12)
-        .min(out.len());
+    // `out` ends where the negotiated PDU does.
+    let room = out.len();
     if p.follow_up && wszl::Request::parse(data).is_none() {
         let Some(cur) = ctx.conn.szl.filter(|c| c.seq == p.seq) else {
-            return UdAnswer::err(p.seq, szl::UNKNOWN_INDEX);
+            return UdAnswer::err(p.seq, HeaderError::SZL_UNKNOWN_INDEX);
         };
         let win = room.saturating_sub(wszl::NEXT_HEAD_LEN);
         let (head, body) = out.split_at_mut(wszl::NEXT_HEAD_LEN.min(out.len()));
@@ -78,7 +76,7 @@ fn read_szl<M, E>(p: &Params, data: &[u8], ctx: &mut Ctx<'_, M, E>, out: &mut [u
         };
     }
     let Some(req) = wszl::Request::parse(data) else {
-        return UdAnswer::err(p.seq, szl::UNKNOWN_ID);
+        return UdAnswer::err(p.seq, HeaderError::SZL_UNKNOWN_ID);
     };
     let win = room.saturating_sub(wszl::FIRST_HEAD_LEN);
     if out.len() < wszl::FIRST_HEAD_LEN {

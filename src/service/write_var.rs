@@ -4,6 +4,7 @@
 use super::address::{check_bounds, resolve, Target};
 use super::Answer;
 use crate::plc::{ItemError, Memory};
+use crate::wire::s7::Function;
 use crate::wire::var::{
     DataItem, DataItems, DataTransport, Item, Request, ReturnCode, TransportSize,
 };
@@ -41,7 +42,7 @@ pub(crate) fn write_var<M: Memory>(
     if out.len() < 2 + n {
         return Err(HeaderError::PDU_SIZE);
     }
-    out[0] = crate::wire::var::WRITE;
+    out[0] = Function::WriteVar.into();
     out[1] = n as u8;
     for (i, (item, d)) in req.items().zip(DataItems::new(data)).enumerate() {
         let item = item.map_err(|_| HeaderError::NOT_IMPLEMENTED)?;

@@ -9,7 +9,7 @@
 //! - `rx_service_ns.hgrm`: service time from the kernel's receive timestamp,
 //! - `wakeup_ns.hgrm`: cycle wake-up latency since start,
 //! - `counters.txt`: one `name value` pair per line (the fields of
-//!   [`Counters`](super::Counters) plus `queue_drops`).
+//!   [`Counters`] plus `queue_drops`).
 //!
 //! A `.hgrm` file is:
 //! ```text

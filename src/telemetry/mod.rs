@@ -24,6 +24,10 @@ use crossbeam_queue::ArrayQueue;
 
 use hdrhistogram::Histogram;
 
+use crate::session::Answered;
+use crate::wire::s7::{Function, Rosctr};
+use crate::wire::HeaderError;
+
 /// Highest value a histogram holds: 10 s in nanoseconds.
 pub const MAX_NS: u64 = 10_000_000_000;
 
@@ -58,7 +62,7 @@ pub struct Counters {
     pub setups: u64,
     /// Other S7 PDUs answered (userdata, unsupported functions).
     pub other_requests: u64,
-    /// Replies carrying an S7 header error (class/code not 0).
+    /// Replies carrying an S7 error (in the header, or in a userdata answer's parameter).
     pub errors: u64,
 }
 
@@ -82,29 +86,22 @@ impl Counters {
         self.errors += other.errors;
     }
 
-    /// Counts one answered frame: `request` is the TPKT frame that was consumed and `reply`
-    /// the TPKT frame written for it. Reads only fixed offsets, with checked access: a frame
-    /// too short to classify counts as "other".
-    pub fn count_reply(&mut self, request: &[u8], reply: &[u8]) {
+    /// Counts one reply: `answered` is what the session decoded from the request and the
+    /// error its answer carried (`None` for COTP connection handling, which is a reply but
+    /// not a request).
+    pub fn count_reply(&mut self, answered: Option<Answered>) {
         self.replies += 1;
-        // TPKT (4) + COTP DT (3) + S7 header: ROSCTR at 8; the first parameter byte (the
-        // function) at 17 for a Job (10-byte header); error class/code at 17..19 of an
-        // Ack_Data (12-byte header). Every S7 request and answer is at least 18 and 19 bytes
-        // long; shorter frames (COTP connection handling, malformed PDUs) are classified
-        // below from whatever they hold.
-        if request.get(5) != Some(&0xF0) {
-            return; // COTP CR/DR: connection handling, not a request
-        }
-        match request.first_chunk::<18>().map(|q| (q[8], q[17])) {
-            Some((1, 0x04)) => self.reads += 1,
-            Some((1, 0x05)) => self.writes += 1,
-            Some((1, 0xF0)) => self.setups += 1,
+        let Some(a) = answered else {
+            return;
+        };
+        match (a.rosctr, a.function) {
+            (Rosctr::Job, Function::ReadVar) => self.reads += 1,
+            (Rosctr::Job, Function::WriteVar) => self.writes += 1,
+            (Rosctr::Job, Function::Setup) => self.setups += 1,
             _ => self.other_requests += 1,
         }
-        if let Some(a) = reply.first_chunk::<19>() {
-            if matches!(a[8], 2 | 3) && (a[17] | a[18]) != 0 {
-                self.errors += 1;
-            }
+        if a.error != HeaderError::NONE {
+            self.errors += 1;
         }
     }
 }
@@ -265,36 +262,37 @@ impl Exchange {
 mod tests {
     use super::*;
 
-    // TPKT | COTP DT | S7 Job header (10) | params
-    const READ_REQ: [u8; 19] = [
-        3, 0, 0, 19, 2, 0xF0, 0x80, 0x32, 1, 0, 0, 0, 1, 0, 2, 0, 0, 0x04, 1,
-    ];
-    // TPKT | COTP DT | S7 Ack_Data header (12) with error class 0x81 code 0x04
-    const ERROR_REPLY: [u8; 19] = [
-        3, 0, 0, 19, 2, 0xF0, 0x80, 0x32, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0x81, 0x04,
-    ];
+    fn asked(rosctr: Rosctr, function: Function, error: HeaderError) -> Option<Answered> {
+        Some(Answered {
+            rosctr,
+            function,
+            error,
+        })
+    }
 
     #[test]
-    fn count_reply_classifies_by_function_and_counts_header_errors() {
+    fn count_reply_classifies_by_function_and_counts_errors() {
         let mut c = Counters::default();
-        let mut ok_reply = ERROR_REPLY;
-        ok_reply[17] = 0;
-        ok_reply[18] = 0;
-        c.count_reply(&READ_REQ, &ok_reply);
-        let mut write = READ_REQ;
-        write[17] = 0x05;
-        c.count_reply(&write, &ERROR_REPLY);
-        let mut setup = READ_REQ;
-        setup[17] = 0xF0;
-        c.count_reply(&setup, &ok_reply);
-        let mut userdata = READ_REQ;
-        userdata[8] = 7;
-        c.count_reply(&userdata, &ok_reply);
+        c.count_reply(asked(Rosctr::Job, Function::ReadVar, HeaderError::NONE));
+        c.count_reply(asked(
+            Rosctr::Job,
+            Function::WriteVar,
+            HeaderError::NOT_IMPLEMENTED,
+        ));
+        c.count_reply(asked(Rosctr::Job, Function::Setup, HeaderError::NONE));
+        c.count_reply(asked(
+            Rosctr::Userdata,
+            Function::CpuServices,
+            HeaderError::NONE,
+        ));
+        // A userdata answer carries its error in its parameter, and it counts too.
+        c.count_reply(asked(
+            Rosctr::Userdata,
+            Function::CpuServices,
+            HeaderError::SZL_UNKNOWN_ID,
+        ));
         // A COTP connection request answered by a confirm is a reply but not a request.
-        let cr = [3, 0, 0, 11, 6, 0xE0, 0, 0, 0, 1, 0];
-        c.count_reply(&cr, &[3, 0, 0, 11, 6, 0xD0, 0, 1, 0, 1, 0]);
-        // Truncated frames never panic and count as "other".
-        c.count_reply(&READ_REQ[..9], &[]);
+        c.count_reply(None);
         assert_eq!(
             c,
             Counters {
@@ -303,7 +301,7 @@ mod tests {
                 writes: 1,
                 setups: 1,
                 other_requests: 2,
-                errors: 1,
+                errors: 2,
                 ..Counters::default()
             }
         );

@@ -57,16 +57,26 @@ pub const DT_HEADER_LEN: usize = 3;
 /// EOT flag in the DT header.
 pub const EOT: u8 = 0x80;
 
-/// Disconnect reasons (ISO 8073 13.5.3 e) that a server sends.
+/// Disconnect reasons (ISO 8073 13.5.3 e) a DR carries.
 pub mod reason {
+    /// Reason not specified.
+    pub const NOT_SPECIFIED: u8 = 0x00;
+    /// Congestion at the TSAP: s7rt sends it when the connection type's quota is used up.
+    pub const CONGESTION_AT_TSAP: u8 = 0x01;
+    /// Session entity not attached to the TSAP.
+    pub const NOT_ATTACHED: u8 = 0x02;
+    /// Address unknown: s7rt sends it for a wrong rack/slot or connection type.
+    pub const ADDRESS_UNKNOWN: u8 = 0x03;
     /// Normal disconnect initiated by the session entity.
     pub const NORMAL: u8 = 0x80;
-    /// Remote transport entity congestion at connect time (no free slot).
+    /// Remote transport entity congestion at connect time.
     pub const CONGESTION: u8 = 0x81;
     /// Connection negotiation failed.
     pub const NEGOTIATION_FAILED: u8 = 0x83;
     /// Protocol error.
     pub const PROTOCOL_ERROR: u8 = 0x85;
+    /// Connection request refused on this network connection.
+    pub const REFUSED: u8 = 0x88;
 }
 
 /// A checked view of one COTP TPDU (the payload of a TPKT).

@@ -7,12 +7,53 @@
 //! written, or `None` when the buffer is too small. Nothing here allocates, performs I/O or
 //! knows about sessions.
 
+/// A `Copy` enum of a one-byte protocol code with an `Unknown(u8)` variant, and its
+/// `From<u8>`/`Into<u8>` conversions (the smoltcp `enum_with_unknown!` pattern): unknown values
+/// parse fine and are refused by whoever acts on them, so they can still be reported.
+macro_rules! enum_with_unknown {
+    (
+        $(#[$attr:meta])*
+        pub enum $name:ident {
+            $( $(#[$vattr:meta])* $variant:ident = $value:expr ),+ $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $( $(#[$vattr])* $variant, )+
+            /// Any other value.
+            Unknown(u8),
+        }
+
+        impl From<u8> for $name {
+            fn from(b: u8) -> Self {
+                match b {
+                    $( $value => $name::$variant, )+
+                    other => $name::Unknown(other),
+                }
+            }
+        }
+
+        impl From<$name> for u8 {
+            fn from(v: $name) -> u8 {
+                match v {
+                    $( $name::$variant => $value, )+
+                    $name::Unknown(other) => other,
+                }
+            }
+        }
+    };
+}
+
+pub mod block;
 pub mod cotp;
 pub mod error;
+pub mod pi;
 pub mod s7;
 pub mod setup;
 pub mod szl;
 pub mod tpkt;
+pub mod transfer;
 pub mod userdata;
 pub mod var;
 

@@ -22,50 +22,57 @@ mod field {
     pub(super) const ERROR: usize = 10;
 }
 
-/// Header length for a ROSCTR value: 12 for Ack/Ack_Data, else 10.
-pub const fn header_len(rosctr: u8) -> usize {
+/// Header length for a ROSCTR: 12 for Ack/Ack_Data (they carry the error class and code),
+/// else 10.
+pub const fn header_len(rosctr: Rosctr) -> usize {
     match rosctr {
-        0x02 | 0x03 => 12,
+        Rosctr::Ack | Rosctr::AckData => 12,
         _ => 10,
     }
 }
 
-/// PDU type (ROSCTR).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rosctr {
-    /// Request from a client (0x01).
-    Job,
-    /// Acknowledgement without data (0x02).
-    Ack,
-    /// Acknowledgement with data (0x03).
-    AckData,
-    /// Userdata (0x07): SZL, clock, blocks, security.
-    Userdata,
-    /// Anything else.
-    Unknown(u8),
-}
-
-impl From<u8> for Rosctr {
-    fn from(b: u8) -> Self {
-        match b {
-            0x01 => Rosctr::Job,
-            0x02 => Rosctr::Ack,
-            0x03 => Rosctr::AckData,
-            0x07 => Rosctr::Userdata,
-            o => Rosctr::Unknown(o),
-        }
+enum_with_unknown! {
+    /// PDU type (ROSCTR).
+    pub enum Rosctr {
+        /// Request from a client (0x01).
+        Job = 0x01,
+        /// Acknowledgement without data (0x02).
+        Ack = 0x02,
+        /// Acknowledgement with data (0x03).
+        AckData = 0x03,
+        /// Userdata (0x07): SZL, clock, blocks, security.
+        Userdata = 0x07,
     }
 }
 
-impl From<Rosctr> for u8 {
-    fn from(r: Rosctr) -> u8 {
-        match r {
-            Rosctr::Job => 0x01,
-            Rosctr::Ack => 0x02,
-            Rosctr::AckData => 0x03,
-            Rosctr::Userdata => 0x07,
-            Rosctr::Unknown(o) => o,
-        }
+enum_with_unknown! {
+    /// The function of a Job and of its Ack_Data: the first parameter byte.
+    pub enum Function {
+        /// The first parameter byte of every userdata PDU (its function is in the userdata
+        /// parameter head, [`crate::wire::userdata::Function`]).
+        CpuServices = 0x00,
+        /// Read Var.
+        ReadVar = 0x04,
+        /// Write Var.
+        WriteVar = 0x05,
+        /// Request download (client to CPU).
+        RequestDownload = 0x1A,
+        /// Download block (CPU to client, during a download).
+        DownloadBlock = 0x1B,
+        /// Download ended (CPU to client, at the end of a download).
+        DownloadEnded = 0x1C,
+        /// Start upload.
+        StartUpload = 0x1D,
+        /// Upload (one part of the block).
+        Upload = 0x1E,
+        /// End upload.
+        EndUpload = 0x1F,
+        /// PI service: start, compress, copy RAM to ROM, insert or delete blocks.
+        PiService = 0x28,
+        /// PLC stop.
+        PlcStop = 0x29,
+        /// Setup Communication.
+        Setup = 0xF0,
     }
 }
 
@@ -91,7 +98,7 @@ impl<T: AsRef<[u8]>> Header<T> {
         if b[field::PROTOCOL_ID] != PROTOCOL_ID {
             return Err(Error::BadProtocolId(b[field::PROTOCOL_ID]));
         }
-        let hl = header_len(b[field::ROSCTR]);
+        let hl = header_len(Rosctr::from(b[field::ROSCTR]));
         let declared = hl + be16(b, field::PARAM_LEN) as usize + be16(b, field::DATA_LEN) as usize;
         if b.len() < hl || declared != b.len() {
             return Err(Error::LengthMismatch {
@@ -106,6 +113,13 @@ impl<T: AsRef<[u8]>> Header<T> {
         self.buffer.as_ref()
     }
 
+    /// The function: the first parameter byte (`Unknown(0)` for a PDU without parameter).
+    pub fn function(&self) -> Function {
+        self.params()
+            .first()
+            .map_or(Function::Unknown(0), |b| Function::from(*b))
+    }
+
     /// PDU type.
     pub fn rosctr(&self) -> Rosctr {
         Rosctr::from(self.b()[field::ROSCTR])
@@ -118,19 +132,19 @@ impl<T: AsRef<[u8]>> Header<T> {
 
     /// Parameter part.
     pub fn params(&self) -> &[u8] {
-        let hl = header_len(self.b()[field::ROSCTR]);
+        let hl = header_len(self.rosctr());
         &self.b()[hl..hl + be16(self.b(), field::PARAM_LEN) as usize]
     }
 
     /// Data part.
     pub fn data(&self) -> &[u8] {
-        let hl = header_len(self.b()[field::ROSCTR]);
+        let hl = header_len(self.rosctr());
         &self.b()[hl + be16(self.b(), field::PARAM_LEN) as usize..]
     }
 
     /// Ack/Ack_Data: header error; `NONE` for other PDU types.
     pub fn error(&self) -> HeaderError {
-        match header_len(self.b()[field::ROSCTR]) {
+        match header_len(self.rosctr()) {
             12 => HeaderError(be16(self.b(), field::ERROR)),
             _ => HeaderError::NONE,
         }
@@ -146,13 +160,12 @@ pub fn emit_header(
     data_len: usize,
     error: HeaderError,
 ) -> Option<usize> {
-    let r: u8 = rosctr.into();
-    let hl = header_len(r);
+    let hl = header_len(rosctr);
     if buf.len() < hl || param_len > u16::MAX as usize || data_len > u16::MAX as usize {
         return None;
     }
     buf[field::PROTOCOL_ID] = PROTOCOL_ID;
-    buf[field::ROSCTR] = r;
+    buf[field::ROSCTR] = rosctr.into();
     buf[2] = 0;
     buf[3] = 0;
     put_be16(buf, field::PDU_REF, pdu_ref);

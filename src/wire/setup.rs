@@ -7,10 +7,9 @@
 //! +----+----+----------------+---------------+-------------+
 //! ```
 
+use super::s7::Function;
 use super::{be16, put_be16, Error};
 
-/// Function code of Setup Communication.
-pub const FUNCTION: u8 = 0xF0;
 /// Parameter length of request and answer.
 pub const PARAM_LEN: usize = 8;
 
@@ -28,7 +27,7 @@ pub struct Repr {
 impl Repr {
     /// Parses the 8-byte parameter part.
     pub fn parse(params: &[u8]) -> Result<Repr, Error> {
-        if params.len() != PARAM_LEN || params[0] != FUNCTION {
+        if params.len() != PARAM_LEN || Function::from(params[0]) != Function::Setup {
             return Err(Error::Malformed);
         }
         Ok(Repr {
@@ -43,7 +42,7 @@ impl Repr {
         if buf.len() < PARAM_LEN {
             return None;
         }
-        buf[0] = FUNCTION;
+        buf[0] = Function::Setup.into();
         buf[1] = 0;
         put_be16(buf, 2, self.amq_calling);
         put_be16(buf, 4, self.amq_called);

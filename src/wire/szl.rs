@@ -2,7 +2,7 @@
 //! long userdata answer uses.
 //!
 //! An SZL answer's payload is one byte stream: `LENTHDR (2) | N_DR (2) | N_DR records`.
-//! When it does not fit one PDU it is sent in fragments (PROTOCOL.md §8.3). Rather than
+//! When it does not fit one PDU it is sent in fragments (docs/protocol.md §7.3). Rather than
 //! building the stream in a buffer, the service writes it through a [`Window`] that keeps
 //! only the bytes between `skip` and `skip + out.len()` and counts the rest: the first
 //! fragment is the window at 0, a follow-up the window after the bytes already sent. Nothing

@@ -73,14 +73,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
     }
 
-    /// TPKT length field (RFC 1006 §6).
+    /// TPKT length field (RFC 1006 §6). A checked record is never empty (length ≥ 7), so
+    /// there is no `is_empty` to go with it.
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u16 {
         be16(self.buffer.as_ref(), field::LENGTH.start)
-    }
-
-    /// Always false for a checked packet; present for API symmetry with `len`.
-    pub fn is_empty(&self) -> bool {
-        false
     }
 
     /// The COTP TPDU carried by this record.

@@ -10,6 +10,67 @@
 
 use super::{be16, put_be16, Error, HeaderError};
 
+/// Function groups (low nibble of the type/group byte).
+pub mod group {
+    /// Programmer commands (variable tables, forces, diagnostics).
+    pub const PROGRAMMER: u8 = 0x1;
+    /// Cyclic data (subscriptions pushed by the CPU).
+    pub const CYCLIC: u8 = 0x2;
+    /// Block functions.
+    pub const BLOCKS: u8 = 0x3;
+    /// CPU functions: read SZL, messages and alarms.
+    pub const CPU: u8 = 0x4;
+    /// Security: session password.
+    pub const SECURITY: u8 = 0x5;
+    /// Time functions: the PLC clock.
+    pub const TIME: u8 = 0x7;
+}
+
+/// What a userdata request asks for, from its function group and subfunction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// Group 3, subfunction 1: list all blocks (counts per type).
+    ListAllBlocks,
+    /// Group 3, subfunction 2: list the blocks of one type.
+    ListBlocksOfType,
+    /// Group 3, subfunction 3: get block info.
+    BlockInfo,
+    /// Group 4, subfunction 1: read SZL.
+    ReadSzl,
+    /// Group 5, subfunction 1: enter the session password.
+    EnterPassword,
+    /// Group 5, subfunction 2: clear the session password.
+    ClearPassword,
+    /// Group 7, subfunction 1, or 3 ("read clock, following").
+    ReadClock,
+    /// Group 7, subfunction 2, or 4 (the variant PLC4X sends).
+    SetClock,
+    /// Anything else.
+    Unknown {
+        /// Function group.
+        group: u8,
+        /// Subfunction.
+        subfunction: u8,
+    },
+}
+
+impl Function {
+    /// Decodes a function group and subfunction.
+    pub fn new(group: u8, subfunction: u8) -> Function {
+        match (group, subfunction) {
+            (group::BLOCKS, 1) => Function::ListAllBlocks,
+            (group::BLOCKS, 2) => Function::ListBlocksOfType,
+            (group::BLOCKS, 3) => Function::BlockInfo,
+            (group::CPU, 1) => Function::ReadSzl,
+            (group::SECURITY, 1) => Function::EnterPassword,
+            (group::SECURITY, 2) => Function::ClearPassword,
+            (group::TIME, 1 | 3) => Function::ReadClock,
+            (group::TIME, 2 | 4) => Function::SetClock,
+            (group, subfunction) => Function::Unknown { group, subfunction },
+        }
+    }
+}
+
 /// Length of a response parameter head.
 pub const RESPONSE_PARAM_LEN: usize = 12;
 
@@ -37,6 +98,11 @@ pub struct Params {
 }
 
 impl Params {
+    /// What the request asks for.
+    pub fn function(&self) -> Function {
+        Function::new(self.group, self.subfunction)
+    }
+
     /// Parses an 8- or 12-byte userdata parameter head.
     pub fn parse(p: &[u8]) -> Result<Params, Error> {
         if p.len() < 8 || p[0..3] != [0x00, 0x01, 0x12] {
@@ -107,6 +173,20 @@ mod tests {
     }
 
     #[test]
+    fn routes_group_and_subfunction_to_one_function() {
+        assert_eq!(Function::new(4, 1), Function::ReadSzl);
+        assert_eq!(Function::new(7, 3), Function::ReadClock);
+        assert_eq!(Function::new(7, 4), Function::SetClock);
+        assert_eq!(
+            Function::new(4, 2),
+            Function::Unknown {
+                group: 4,
+                subfunction: 2
+            }
+        );
+    }
+
+    #[test]
     fn parses_follow_up_head() {
         let p = Params::parse(&[0, 1, 0x12, 8, 0x12, 0x44, 1, 7, 0, 0, 0, 0]).unwrap();
         assert!(p.follow_up);
@@ -124,7 +204,7 @@ mod tests {
     #[test]
     fn emits_error_head_like_section_8_2() {
         let mut b = [0xa5; 12];
-        emit_response_params(&mut b, 4, 1, 0, 0, false, HeaderError(0xD402)).unwrap();
+        emit_response_params(&mut b, 4, 1, 0, 0, false, HeaderError::SZL_UNKNOWN_INDEX).unwrap();
         assert_eq!(b, [0, 1, 0x12, 8, 0x12, 0x84, 1, 0, 0, 0, 0xD4, 0x02]);
     }
 }

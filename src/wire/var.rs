@@ -13,12 +13,9 @@
 //! ```
 //! A fill byte follows an odd-length data item unless it is the last item.
 
+use super::s7::Function;
 use super::{be16, put_be16, Error};
 
-/// Read Var function code.
-pub const READ: u8 = 0x04;
-/// Write Var function code.
-pub const WRITE: u8 = 0x05;
 /// Length of one request item.
 pub const ITEM_LEN: usize = 12;
 /// Variable specification byte.
@@ -26,147 +23,63 @@ pub const VAR_SPEC: u8 = 0x12;
 /// Syntax id S7ANY.
 pub const SYNTAX_S7ANY: u8 = 0x10;
 
-/// Memory area of an item (German mnemonics in brackets).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Area {
-    /// Direct peripheral I/O (P, 0x80).
-    Peripheral,
-    /// Process-image inputs (I / E, PE, 0x81).
-    Inputs,
-    /// Process-image outputs (Q / A, PA, 0x82).
-    Outputs,
-    /// Flags / markers (M, Merker, MK, 0x83).
-    Flags,
-    /// Data blocks (DB, 0x84).
-    DataBlock,
-    /// Instance data blocks (DI, 0x85), served from the DBs.
-    InstanceDataBlock,
-    /// Counters (C / Z, 0x1C).
-    Counters,
-    /// Timers (T, 0x1D).
-    Timers,
-    /// Any other code.
-    Unknown(u8),
-}
-
-impl From<u8> for Area {
-    fn from(b: u8) -> Self {
-        match b {
-            0x80 => Area::Peripheral,
-            0x81 => Area::Inputs,
-            0x82 => Area::Outputs,
-            0x83 => Area::Flags,
-            0x84 => Area::DataBlock,
-            0x85 => Area::InstanceDataBlock,
-            0x1C => Area::Counters,
-            0x1D => Area::Timers,
-            o => Area::Unknown(o),
-        }
+enum_with_unknown! {
+    /// Memory area of an item (German mnemonics in brackets).
+    pub enum Area {
+        /// Direct peripheral I/O (P, 0x80).
+        Peripheral = 0x80,
+        /// Process-image inputs (I / E, PE, 0x81).
+        Inputs = 0x81,
+        /// Process-image outputs (Q / A, PA, 0x82).
+        Outputs = 0x82,
+        /// Flags / markers (M, Merker, MK, 0x83).
+        Flags = 0x83,
+        /// Data blocks (DB, 0x84).
+        DataBlock = 0x84,
+        /// Instance data blocks (DI, 0x85), served from the DBs.
+        InstanceDataBlock = 0x85,
+        /// Counters (C / Z, 0x1C).
+        Counters = 0x1C,
+        /// Timers (T, 0x1D).
+        Timers = 0x1D,
     }
 }
 
-impl From<Area> for u8 {
-    fn from(a: Area) -> u8 {
-        match a {
-            Area::Peripheral => 0x80,
-            Area::Inputs => 0x81,
-            Area::Outputs => 0x82,
-            Area::Flags => 0x83,
-            Area::DataBlock => 0x84,
-            Area::InstanceDataBlock => 0x85,
-            Area::Counters => 0x1C,
-            Area::Timers => 0x1D,
-            Area::Unknown(o) => o,
-        }
-    }
-}
-
-/// Transport size of a request item (what the client asks for).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportSize {
-    /// BIT (0x01): one bit, count must be 1.
-    Bit,
-    /// BYTE (0x02).
-    Byte,
-    /// CHAR (0x03).
-    Char,
-    /// WORD (0x04).
-    Word,
-    /// INT (0x05).
-    Int,
-    /// DWORD (0x06).
-    Dword,
-    /// DINT (0x07).
-    Dint,
-    /// REAL (0x08).
-    Real,
-    /// DATE (0x09).
-    Date,
-    /// TIME_OF_DAY (0x0A).
-    TimeOfDay,
-    /// TIME (0x0B).
-    Time,
-    /// S5TIME (0x0C).
-    S5Time,
-    /// DATE_AND_TIME (0x0F).
-    DateAndTime,
-    /// WCHAR (0x13).
-    WChar,
-    /// COUNTER (0x1C).
-    Counter,
-    /// TIMER (0x1D).
-    Timer,
-    /// Any other code.
-    Unknown(u8),
-}
-
-impl From<u8> for TransportSize {
-    fn from(b: u8) -> Self {
-        use TransportSize::*;
-        match b {
-            0x01 => Bit,
-            0x02 => Byte,
-            0x03 => Char,
-            0x04 => Word,
-            0x05 => Int,
-            0x06 => Dword,
-            0x07 => Dint,
-            0x08 => Real,
-            0x09 => Date,
-            0x0A => TimeOfDay,
-            0x0B => Time,
-            0x0C => S5Time,
-            0x0F => DateAndTime,
-            0x13 => WChar,
-            0x1C => Counter,
-            0x1D => Timer,
-            o => Unknown(o),
-        }
-    }
-}
-
-impl From<TransportSize> for u8 {
-    fn from(t: TransportSize) -> u8 {
-        use TransportSize::*;
-        match t {
-            Bit => 0x01,
-            Byte => 0x02,
-            Char => 0x03,
-            Word => 0x04,
-            Int => 0x05,
-            Dword => 0x06,
-            Dint => 0x07,
-            Real => 0x08,
-            Date => 0x09,
-            TimeOfDay => 0x0A,
-            Time => 0x0B,
-            S5Time => 0x0C,
-            DateAndTime => 0x0F,
-            WChar => 0x13,
-            Counter => 0x1C,
-            Timer => 0x1D,
-            Unknown(o) => o,
-        }
+enum_with_unknown! {
+    /// Transport size of a request item (what the client asks for).
+    pub enum TransportSize {
+        /// BIT (0x01): one bit, count must be 1.
+        Bit = 0x01,
+        /// BYTE (0x02).
+        Byte = 0x02,
+        /// CHAR (0x03).
+        Char = 0x03,
+        /// WORD (0x04).
+        Word = 0x04,
+        /// INT (0x05).
+        Int = 0x05,
+        /// DWORD (0x06).
+        Dword = 0x06,
+        /// DINT (0x07).
+        Dint = 0x07,
+        /// REAL (0x08).
+        Real = 0x08,
+        /// DATE (0x09).
+        Date = 0x09,
+        /// TIME_OF_DAY (0x0A).
+        TimeOfDay = 0x0A,
+        /// TIME (0x0B).
+        Time = 0x0B,
+        /// S5TIME (0x0C).
+        S5Time = 0x0C,
+        /// DATE_AND_TIME (0x0F).
+        DateAndTime = 0x0F,
+        /// WCHAR (0x13).
+        WChar = 0x13,
+        /// COUNTER (0x1C).
+        Counter = 0x1C,
+        /// TIMER (0x1D).
+        Timer = 0x1D,
     }
 }
 
@@ -196,54 +109,23 @@ impl TransportSize {
     }
 }
 
-/// Transport size of a data item (answer or write data), deciding the unit of its length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DataTransport {
-    /// NULL (0x00): error items.
-    Null,
-    /// BIT (0x03): length in bits (1).
-    Bit,
-    /// BYTE/WORD/DWORD (0x04): length in bits.
-    ByteWordDword,
-    /// INTEGER (0x05): length in bits.
-    Integer,
-    /// DINTEGER (0x06): length in bytes.
-    DInteger,
-    /// REAL (0x07): length in bytes.
-    Real,
-    /// OCTET STRING (0x09): length in bytes.
-    OctetString,
-    /// Any other code.
-    Unknown(u8),
-}
-
-impl From<u8> for DataTransport {
-    fn from(b: u8) -> Self {
-        match b {
-            0x00 => DataTransport::Null,
-            0x03 => DataTransport::Bit,
-            0x04 => DataTransport::ByteWordDword,
-            0x05 => DataTransport::Integer,
-            0x06 => DataTransport::DInteger,
-            0x07 => DataTransport::Real,
-            0x09 => DataTransport::OctetString,
-            o => DataTransport::Unknown(o),
-        }
-    }
-}
-
-impl From<DataTransport> for u8 {
-    fn from(d: DataTransport) -> u8 {
-        match d {
-            DataTransport::Null => 0x00,
-            DataTransport::Bit => 0x03,
-            DataTransport::ByteWordDword => 0x04,
-            DataTransport::Integer => 0x05,
-            DataTransport::DInteger => 0x06,
-            DataTransport::Real => 0x07,
-            DataTransport::OctetString => 0x09,
-            DataTransport::Unknown(o) => o,
-        }
+enum_with_unknown! {
+    /// Transport size of a data item (answer or write data), deciding the unit of its length.
+    pub enum DataTransport {
+        /// NULL (0x00): error items.
+        Null = 0x00,
+        /// BIT (0x03): length in bits (1).
+        Bit = 0x03,
+        /// BYTE/WORD/DWORD (0x04): length in bits.
+        ByteWordDword = 0x04,
+        /// INTEGER (0x05): length in bits.
+        Integer = 0x05,
+        /// DINTEGER (0x06): length in bytes.
+        DInteger = 0x06,
+        /// REAL (0x07): length in bytes.
+        Real = 0x07,
+        /// OCTET STRING (0x09): length in bytes.
+        OctetString = 0x09,
     }
 }
 
@@ -269,54 +151,23 @@ impl DataTransport {
     }
 }
 
-/// Per-item return code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReturnCode {
-    /// 0xFF success.
-    Success,
-    /// 0x01 hardware fault.
-    HardwareFault,
-    /// 0x03 accessing the object not allowed.
-    AccessDenied,
-    /// 0x05 invalid address / out of range.
-    AddressOutOfRange,
-    /// 0x06 data type not supported.
-    DataTypeNotSupported,
-    /// 0x07 data type inconsistent (size mismatch, BIT count > 1).
-    DataTypeInconsistent,
-    /// 0x0A object does not exist.
-    ObjectDoesNotExist,
-    /// Any other code.
-    Unknown(u8),
-}
-
-impl From<ReturnCode> for u8 {
-    fn from(r: ReturnCode) -> u8 {
-        match r {
-            ReturnCode::Success => 0xFF,
-            ReturnCode::HardwareFault => 0x01,
-            ReturnCode::AccessDenied => 0x03,
-            ReturnCode::AddressOutOfRange => 0x05,
-            ReturnCode::DataTypeNotSupported => 0x06,
-            ReturnCode::DataTypeInconsistent => 0x07,
-            ReturnCode::ObjectDoesNotExist => 0x0A,
-            ReturnCode::Unknown(o) => o,
-        }
-    }
-}
-
-impl From<u8> for ReturnCode {
-    fn from(b: u8) -> Self {
-        match b {
-            0xFF => ReturnCode::Success,
-            0x01 => ReturnCode::HardwareFault,
-            0x03 => ReturnCode::AccessDenied,
-            0x05 => ReturnCode::AddressOutOfRange,
-            0x06 => ReturnCode::DataTypeNotSupported,
-            0x07 => ReturnCode::DataTypeInconsistent,
-            0x0A => ReturnCode::ObjectDoesNotExist,
-            o => ReturnCode::Unknown(o),
-        }
+enum_with_unknown! {
+    /// Per-item return code.
+    pub enum ReturnCode {
+        /// 0xFF success.
+        Success = 0xFF,
+        /// 0x01 hardware fault.
+        HardwareFault = 0x01,
+        /// 0x03 accessing the object not allowed.
+        AccessDenied = 0x03,
+        /// 0x05 invalid address / out of range.
+        AddressOutOfRange = 0x05,
+        /// 0x06 data type not supported.
+        DataTypeNotSupported = 0x06,
+        /// 0x07 data type inconsistent (size mismatch, BIT count > 1).
+        DataTypeInconsistent = 0x07,
+        /// 0x0A object does not exist.
+        ObjectDoesNotExist = 0x0A,
     }
 }
 
@@ -374,8 +225,8 @@ impl Item {
 /// A Read Var / Write Var parameter part: function, item count, items.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    /// `READ` or `WRITE`.
-    pub function: u8,
+    /// [`Function::ReadVar`] or [`Function::WriteVar`] (not checked here).
+    pub function: Function,
     items: &'a [u8],
 }
 
@@ -390,7 +241,7 @@ impl<'a> Request<'a> {
             return Err(Error::Malformed);
         }
         Ok(Request {
-            function: params[0],
+            function: Function::from(params[0]),
             items: &params[2..],
         })
     }
@@ -492,7 +343,7 @@ mod tests {
 
     #[test]
     fn parses_read_var_with_two_items() {
-        // PROTOCOL.md §11.4: DB1.DBB0 BYTE×1 and MW10 INT×1
+        // docs/protocol.md §10.4: DB1.DBB0 BYTE×1 and MW10 INT×1
         let p = [
             0x04, 0x02, //
             0x12, 0x0A, 0x10, 0x02, 0x00, 0x01, 0x00, 0x01, 0x84, 0x00, 0x00, 0x00, //

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use s7rt::events::{CloseReason, Event, EventSink};
-use s7rt::plc::{Cpu, CpuSpec, DbSpec, Image, ImageSpec, Memory, Now, Personality};
+use s7rt::plc::{Cpu, CpuSpec, DbSpec, Image, ImageSpec, Memory, Now};
 use s7rt::session::{Limits, Session};
 use s7rt::wire::var::Area;
 
@@ -70,7 +70,7 @@ pub fn split_tpkts(mut b: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// The image Snap7's server held when the golden captures were made (golden/README.md).
+/// The image Snap7's server held when the golden captures were made (tests/vectors/README.md).
 pub fn golden_image() -> Image {
     let spec = ImageSpec {
         dbs: vec![
@@ -134,21 +134,7 @@ pub const GOLDEN_WALL_MS: i64 = 1_795_431_487_000;
 
 /// A CPU with the S7-300 personality, no password, any slot, no quotas, no download.
 pub fn test_cpu(wall_ms: i64) -> Cpu {
-    Cpu::new(
-        &CpuSpec {
-            personality: Personality::s7_300(),
-            password: None,
-            protection_level: 1,
-            accept_any_slot: true,
-            quotas: [u16::MAX; 3],
-            max_connections: 32,
-            blocks: Vec::new(),
-            allow_download: false,
-            allow_delete: false,
-            staging_len: 0,
-        },
-        wall_ms,
-    )
+    Cpu::new(&CpuSpec::default(), wall_ms)
 }
 
 pub const LIMITS: Limits = Limits {

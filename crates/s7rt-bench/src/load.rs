@@ -18,7 +18,7 @@ use hdrhistogram::Histogram;
 
 use s7rt::client::{Client, ClientError};
 use s7rt::telemetry::histogram;
-use s7rt::wire::s7::Rosctr;
+use s7rt::wire::s7::{Function, Rosctr};
 use s7rt::wire::var::{self, Area, Item, TransportSize};
 
 /// One kind of request.
@@ -219,7 +219,7 @@ impl LoadResult {
 pub fn multi_read_params(db: u16, items: u8, len: u16, out: &mut [u8]) -> Option<usize> {
     let total = 2 + 12 * usize::from(items);
     let p = out.get_mut(..total)?;
-    p[0] = var::READ;
+    p[0] = Function::ReadVar.into();
     p[1] = items;
     for i in 0..usize::from(items) {
         Item {

@@ -6,6 +6,12 @@ there (DESIGN.md guarantee 3; s7rtd.example.toml [persist]).
 Each write fills a whole DB with one 4-byte counter repeated, in one S7 job; the counter only
 grows. A torn DB would hold two different counters; a lost write a counter below the last one
 acknowledged before `kill - interval`.
+
+The one-interval bound holds while the disk writes a snapshot in under a quarter interval
+(s7rtd.example.toml [persist]; s7rtd logs when it does not). A probe thread fsyncs a small
+file on the same file system every 20 ms; a round whose last interval saw a probe take longer
+than that is still checked for torn DBs and for counters never acknowledged, but not for the
+bound, and the test says how many rounds were. At least a third must be checked.
 """
 
 from __future__ import annotations
@@ -106,6 +112,40 @@ class Writer(threading.Thread):
             return  # the server was killed
 
 
+class DiskProbe(threading.Thread):
+    """fsync latency of the file system under test: (start, end) of each probe write."""
+
+    def __init__(self, dir: Path):
+        super().__init__(daemon=True)
+        self.dir, self.spans, self.stop = dir, [], threading.Event()
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def run(self):
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            tmp = self.dir / "probe.tmp"
+            with open(tmp, "wb") as f:
+                f.write(b"p" * 300)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.dir / "probe")
+            fd = os.open(self.dir, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+            self.spans.append((t0, time.monotonic()))
+            time.sleep(0.02)
+
+    def stalled(self, start: float, end: float, limit_s: float) -> bool:
+        """True if a probe overlapping [start, end] took longer than `limit_s` (or one that
+        started in it has not finished: waits for it up to 10 s)."""
+        deadline = time.monotonic() + 10
+        while (not self.spans or self.spans[-1][1] < end) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return any(e - s > limit_s for s, e in self.spans if e >= start and s <= end) or (
+            not self.spans or self.spans[-1][1] < end
+        )
+
+
 def test_retentive_dbs_survive_30_sigkills_untorn_and_within_one_interval(tmp_path):
     rng = random.Random(int(os.environ.get("S7RT_CRASH_SEED", "7")))
     state = tmp_path / "state"
@@ -113,6 +153,9 @@ def test_retentive_dbs_survive_30_sigkills_untorn_and_within_one_interval(tmp_pa
     cfg.write_text(CONFIG.replace("{dir}", str(state)))
     next_n = 1
     restored_rounds = 0
+    checked_rounds = 0
+    probe = DiskProbe(tmp_path / "probe")
+    probe.start()
     for kill in range(KILLS + 1):
         proc, port = start(cfg)
         try:
@@ -128,13 +171,16 @@ def test_retentive_dbs_survive_30_sigkills_untorn_and_within_one_interval(tmp_pa
                     log += proc.stderr.readline()
             if kill > 0:
                 for db in DBS:
+                    assert got[db] <= last_sent, (kill, db, got[db], last_sent)
+                if not disk_stalled:
+                    checked_rounds += 1
+                for db in DBS if not disk_stalled else ():
                     assert got[db] >= must_have, (
                         f"kill {kill}: DB{db} restored counter {got[db]} but {must_have} was "
                         f"acknowledged more than {INTERVAL_MS} ms before the kill at "
                         f"{wall_kill * 1000:.0f} ms after the epoch; acks {w.acked[-5:]} "
                         f"(monotonic {t_kill}); {log}"
                     )
-                    assert got[db] <= last_sent, (kill, db, got[db], last_sent)
                 if min(got.values()) > 0:
                     restored_rounds += 1
             if kill == KILLS:
@@ -149,9 +195,14 @@ def test_retentive_dbs_survive_30_sigkills_untorn_and_within_one_interval(tmp_pa
             assert not w.is_alive(), "writer did not notice the kill"
             assert len(w.acked) > 0, f"kill {kill}: no write acknowledged"
             before = [n for (t, n) in w.acked if t < t_kill - INTERVAL_MS / 1000]
-            must_have = before[-1] if before else 0
+            # What this process restored must survive too (writes lost at an earlier kill,
+            # within that kill's last interval, stay lost).
+            must_have = max(before[-1] if before else 0, min(got.values()))
             last_sent = w.n  # possibly applied but not acknowledged
             next_n = w.n + 1
+            disk_stalled = probe.stalled(
+                t_kill - INTERVAL_MS / 1000, t_kill, INTERVAL_MS / 4000
+            )
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -160,5 +211,8 @@ def test_retentive_dbs_survive_30_sigkills_untorn_and_within_one_interval(tmp_pa
     assert proc.returncode == 0, err
     assert "restored retentive data" in log + err, log + err
     # Kills happened after at least 200 ms of writing: most rounds had something on disk.
+    probe.stop.set()
+    print(f"bound checked in {checked_rounds} of {KILLS} rounds (the others saw a slow disk)")
+    assert checked_rounds >= KILLS // 3, f"the disk was slow in {KILLS - checked_rounds} rounds"
     assert restored_rounds >= KILLS // 2, restored_rounds
     assert not list(state.glob("*.bad")), "a snapshot was found corrupt"

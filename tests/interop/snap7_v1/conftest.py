@@ -50,3 +50,32 @@ def write_bit():
     from v1 import write_bit as write
 
     return lambda c, area, db, byte, bit, value: write(c, AREAS[area], db, byte, bit, value)
+
+
+class Api:
+    """What differs in python-snap7 1.x for the shared tests (`shared_*.py`)."""
+
+    from snap7.types import Areas as Area
+
+    Error = RuntimeError
+    # Snap7's own texts for the S7 item return codes, whatever the operation.
+    MESSAGES = {
+        "out_of_range": "b'CPU : Address out of range'",
+        "missing": "b'CPU : Item not available'",
+        "denied": "b'CLI : function refused by CPU (Unknown error)'",
+    }
+
+    @classmethod
+    def message(cls, code, op):
+        return cls.MESSAGES[code]
+
+    @staticmethod
+    def write_timers(c, start, data):
+        # 1.3's write_area passes len(data) as the element count for TM, so Snap7 would send
+        # twice the bytes given; tm_write counts elements.
+        c.tm_write(start, len(data) // 2, data)
+
+
+@pytest.fixture(scope="session")
+def api():
+    return Api

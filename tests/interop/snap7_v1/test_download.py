@@ -1,6 +1,6 @@
 """Block download and delete through Snap7's native client (python-snap7 1.3): `download()`
 runs request download, answers the CPU's download-block jobs, download ended and PI _INSE;
-`delete()` sends PI _DELE (PROTOCOL.md §10)."""
+`delete()` sends PI _DELE (docs/protocol.md §9)."""
 
 import pytest
 from snap7.common import error_text

@@ -50,3 +50,30 @@ def write_bit():
         c.write_area(getattr(Area, area), db, byte * 8 + bit, bytearray([int(value)]), WordLen.Bit)
 
     return write
+
+
+class Api:
+    """What differs in python-snap7 3.x for the shared tests (`shared_*.py`)."""
+
+    from snap7.error import S7ProtocolError as Error
+    from snap7.type import Area
+
+    # 3.x names the operation and the S7 item return code itself.
+    CODES = {
+        "out_of_range": "Invalid address (0x05)",
+        "missing": "Object does not exist (0x0a)",
+        "denied": "Accessing the object not allowed (0x03)",
+    }
+
+    @classmethod
+    def message(cls, code, op):
+        return f"{op.capitalize()} operation failed: {cls.CODES[code]}"
+
+    @classmethod
+    def write_timers(cls, c, start, data):
+        c.write_area(cls.Area.TM, 0, start, data)
+
+
+@pytest.fixture(scope="session")
+def api():
+    return Api

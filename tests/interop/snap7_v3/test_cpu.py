@@ -2,7 +2,7 @@
 protection, blocks, upload, clock, PLC control and session passwords.
 
 3.3.0 speaks Snap7's wire format for SZL, clock, blocks, upload and password (its upload and
-password scrambling were reworked after 3.1, which PROTOCOL.md §8.6/§10 warn about), but three
+password scrambling were reworked after 3.1, which docs/protocol.md §7.6/§9 warn about), but three
 of its helpers cannot work against a real CPU, so these tests assert what a real CPU answers
 instead of bending the server:
 
