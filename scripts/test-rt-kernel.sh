@@ -110,6 +110,9 @@ chmod +x "$ROOT/init"
 (cd "$ROOT" && find . | "$BUSYBOX" cpio -o -H newc 2>/dev/null) | gzip -1 >"$WORK/initramfs.cpio.gz"
 
 # ---- boot it ----
+# tsc=reliable: on a busy host the emulated TSC looks unstable to the kernel's clocksource
+# watchdog, which then switches to the HPET, and every clock read becomes an emulated MMIO
+# access (runs several times slower).
 ACCEL=${S7RT_RTK_ACCEL:-}
 if [[ -z $ACCEL ]]; then
     # A usable KVM is kvm_intel or kvm_amd; a nested PVM hypervisor (kvm_pvm) cannot boot a
@@ -130,10 +133,12 @@ LOG=$WORK/console.log
 echo "booting $(basename "$KERNEL") with $ACCEL, $CPUS vCPUs (console: $LOG, timeout ${TIMEOUT}s)"
 t0=$SECONDS
 rc=0
-timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 "${accel[@]}" -smp "$CPUS" -m 512M \
+# --foreground keeps qemu in this script's process group, so a timeout around the script
+# (scripts/test.sh) stops the guest too.
+timeout --foreground --kill-after=10 "$TIMEOUT" qemu-system-x86_64 "${accel[@]}" -smp "$CPUS" -m 512M \
     -nodefaults -no-user-config -display none -serial stdio -no-reboot \
     -kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1 no_hash_pointers LOAD_REQUESTS=$REQUESTS" \
+    -append "console=ttyS0 quiet panic=-1 no_hash_pointers tsc=reliable LOAD_REQUESTS=$REQUESTS" \
     </dev/null >"$LOG" 2>&1 || rc=$?
 tr -d '\r' <"$LOG" >"$LOG.txt"
 echo "guest ran $((SECONDS - t0)) s (qemu exit $rc)"
