@@ -7,6 +7,8 @@
 # first run. Environment knobs:
 #   S7RT_SUITES="snap7_v1 snap7_v3"   run only these interop suites (default: all)
 #   S7RT_SUITE_TIMEOUT=600            seconds one suite may take before it is killed
+#   S7RT_FUZZ_SECONDS=60              fuzzing time per target (scripts/fuzz.sh)
+#   S7RT_SOAK_SECONDS=30              soak duration (scripts/soak.sh)
 #   S7RT_SKIP_RUST=1                  skip `cargo test` and the systemd check (used by the
 #                                     capture suite, which reruns interop suites under tshark)
 set -euo pipefail
@@ -120,6 +122,10 @@ for entry in "${SUITES[@]}"; do
 done
 
 if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
+    # Fuzzing that runs on stable (fuzz/README.md) and a soak under mixed, churning and
+    # malformed traffic (scripts/soak.sh); both bounded in time.
+    step "fuzz (scripts/fuzz.sh ${S7RT_FUZZ_SECONDS:-60} s per target)" scripts/fuzz.sh "${S7RT_FUZZ_SECONDS:-60}"
+    step "soak (scripts/soak.sh ${S7RT_SOAK_SECONDS:-30})" scripts/soak.sh "${S7RT_SOAK_SECONDS:-30}"
     # The jitter bench's smoke run (a few seconds, no targets asserted) keeps the bench from
     # rotting; its report goes to target/bench-smoke/.
     step "bench smoke (cargo bench --bench jitter -- --smoke)" cargo bench --profile dev --bench jitter -- --smoke

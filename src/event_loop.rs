@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::accept_guard::{self, AcceptGuard};
 use crate::admission::{Admission, Refusal, Verdict};
 use crate::events::{CloseReason, Event, EventQueue};
 use crate::host::port::HostPort;
@@ -74,6 +75,8 @@ pub(crate) struct EventLoop<M: Memory> {
     /// requests derive the wall time (and the end of service on the receive timestamps'
     /// clock) from their monotonic readings instead of reading a second clock each.
     wall_base: (Mono, i64),
+    /// Back-off of the listener after failed accepts.
+    accept_guard: AcceptGuard,
     /// The host application's queues (served at the end of every turn).
     host: Option<HostPort>,
     /// Snapshots of the retentive regions (copied on cycle ticks).
@@ -158,6 +161,7 @@ impl<M: Memory> EventLoop<M> {
             ),
             reporting: None,
             wall_base: (Mono::now(), sys::realtime_ns()),
+            accept_guard: AcceptGuard::new(),
             host: None,
             persist: None,
         })
@@ -298,6 +302,9 @@ impl<M: Memory> EventLoop<M> {
         if let Some(p) = self.persist.as_mut() {
             p.tick(now, self.wall_base.1 / 1_000_000, &self.mem);
         }
+        if self.accept_guard.resume_due(now) {
+            self.watch_listener(true);
+        }
         for slot in 0..self.conns.len() {
             if self.conns[slot].fd.is_some() {
                 if let Some(reason) = self.conns[slot].session.handle_timeout(now) {
@@ -318,9 +325,10 @@ impl<M: Memory> EventLoop<M> {
             let (fd, peer) = match sys::accept(&self.listener) {
                 Ok(Some(x)) => x,
                 Ok(None) => return,
-                // EMFILE and friends: stop accepting this turn; the listener stays readable
-                // and is retried next turn.
-                Err(_) => return,
+                Err(e) => match self.accept_failed(&e, now) {
+                    accept_guard::Verdict::NextConnection => continue,
+                    accept_guard::Verdict::Pause => return,
+                },
             };
             self.admit(fd, peer, now);
         }
@@ -361,6 +369,34 @@ impl<M: Memory> EventLoop<M> {
             self.conns[slot].session.set_grant(grant);
             self.admission.opened(slot, peer.ip(), now);
         }
+    }
+
+    /// A failed accept never makes the loop spin: out of descriptors or memory, the pending
+    /// connection stays in the backlog and the level-triggered listener readable, so the
+    /// listener is unwatched until the back-off passes (re-armed in [`Self::cycle`]). Counted;
+    /// reported rate-limited through the event queue.
+    fn accept_failed(&mut self, e: &std::io::Error, now: Mono) -> accept_guard::Verdict {
+        self.telemetry.counters.accept_errors += 1;
+        let (verdict, event) = self.accept_guard.failed(e.raw_os_error().unwrap_or(0), now);
+        if let Some(event) = event {
+            self.queue.push(event);
+        }
+        if verdict == accept_guard::Verdict::Pause {
+            self.watch_listener(false);
+        }
+        verdict
+    }
+
+    /// Watches the listener for connections, or stops watching it (it stays registered).
+    fn watch_listener(&mut self, on: bool) {
+        let events = if on { libc::EPOLLIN as u32 } else { 0 };
+        let _ = sys::epoll_ctl(
+            &self.epfd,
+            libc::EPOLL_CTL_MOD,
+            self.listener.as_raw_fd(),
+            events,
+            LISTENER,
+        );
     }
 
     fn open(&mut self, slot: usize, fd: OwnedFd, peer: SocketAddr, now: Mono) {

@@ -87,6 +87,15 @@ pub enum Event {
         /// Why.
         reason: AcceptRefusal,
     },
+    /// `accept` failed (reported at most once per `accept_guard::REPORT_EVERY`).
+    AcceptFailed {
+        /// The errno.
+        errno: i32,
+        /// Failures since the previous report, this one included.
+        failures: u64,
+        /// How long the listener is left unwatched (0: the next connection is accepted).
+        paused_ms: u32,
+    },
     /// A connection ended.
     Disconnected {
         /// Connection slot.

@@ -20,6 +20,25 @@ pub(crate) fn log_event(e: &Event) {
         Event::Listening(a) => log::info!("listening on {a}"),
         Event::Connected { slot, peer } => log::info!("slot {slot}: connected from {peer}"),
         Event::Refused { peer, reason } => log::warn!("refused {peer}: {reason}"),
+        Event::AcceptFailed {
+            errno,
+            failures,
+            paused_ms,
+        } => log::warn!(
+            "accept failed: {} ({failures} failure(s) since the last report); {}{}",
+            std::io::Error::from_raw_os_error(*errno),
+            match paused_ms {
+                0 => "accepting the next connection".to_string(),
+                ms => format!("listener paused for {ms} ms, pending connections wait"),
+            },
+            match *errno {
+                libc::EMFILE =>
+                    "; out of file descriptors: raise RLIMIT_NOFILE (systemd LimitNOFILE=)",
+                libc::ENFILE => "; the system's file table is full (fs.file-max)",
+                libc::ENOBUFS | libc::ENOMEM => "; the kernel is short of memory for sockets",
+                _ => "",
+            }
+        ),
         Event::Disconnected { slot, reason } => log::info!("slot {slot}: closed: {reason}"),
         Event::Negotiated { slot, pdu_len } => log::debug!("slot {slot}: PDU {pdu_len} negotiated"),
         Event::RequestRejected {

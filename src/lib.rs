@@ -7,6 +7,7 @@
 //!   no sockets and no clock), over a process image implementing [`plc::Memory`];
 //! - [`client::Client`], a small blocking S7 client (for tools, tests and load generators);
 //! - [`wire`], the TPKT/COTP/S7comm codec, for tools that build or inspect frames;
+//! - [`log_queue`], the log writer that never blocks the thread that logs (the daemon's);
 //! - [`tags`], named and typed values in the image: STEP 7 addresses, S7 types encoded as a
 //!   CPU lays them out, `[[tag]]` configuration;
 //! - [`ctl`], the control socket (JSON lines over a Unix socket) and `s7rtd ctl`;
@@ -17,9 +18,11 @@
 //! `service` (the S7 job router `service::dispatch` and one module per S7 function family),
 //! `session` (the COTP transport of one connection), `event_loop` (the only code that touches
 //! sockets, run on one pinned SCHED_FIFO thread), `housekeeping` (logging, off the RT
-//! thread), `config` and `server` (start-up in the order the real-time rules demand).
+//! thread), `config` and `server` (start-up in the order the real-time rules demand, with
+//! `fd_limit` checking the descriptor budget), `accept_guard` (the listener's back-off).
 //! `docs/architecture.md` draws the module map and one request's path.
 
+mod accept_guard;
 pub mod access;
 mod admission;
 pub mod client;
@@ -27,8 +30,10 @@ pub mod config;
 pub mod ctl;
 mod event_loop;
 pub mod events;
+mod fd_limit;
 pub mod host;
 mod housekeeping;
+pub mod log_queue;
 pub mod persist;
 pub mod plc;
 pub mod rt;

@@ -79,6 +79,13 @@ pub struct Server {
 impl Server {
     /// Starts the server described by `cfg`.
     pub fn start(cfg: &Config) -> anyhow::Result<Server> {
+        match crate::fd_limit::ensure(cfg.max_connections) {
+            Ok(crate::fd_limit::Budget::Raised { needed, from, to }) => log::info!(
+                "RLIMIT_NOFILE soft limit raised from {from} to {to} ({needed} descriptors needed)"
+            ),
+            Ok(crate::fd_limit::Budget::Enough { .. }) => {}
+            Err(shortfall) => anyhow::bail!("{shortfall}"),
+        }
         // Start-up content (DB init files, tag initial values), then retentive data over it,
         // all before the listener exists.
         let mut image = cfg.initial_image().map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -1,5 +1,6 @@
 //! `s7rtd`: the s7rt daemon. Runs on a built-in default configuration with no arguments.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use s7rt::config::Config;
+use s7rt::log_queue;
 use s7rt::server::Server;
 use sd_notify::NotifyState;
 
@@ -64,26 +66,42 @@ struct Args {
     log_level: log::LevelFilter,
 }
 
+/// How long the exit waits for a log stream that takes nothing (its lines are then lost).
+const LOG_STALL_AT_EXIT: Duration = Duration::from_secs(1);
+
 fn main() -> std::process::ExitCode {
     // `s7rtd ctl …` talks to a running daemon through its control socket.
     if std::env::args_os().nth(1).is_some_and(|a| a == "ctl") {
         return s7rt::ctl::cli::main(std::env::args_os().skip(1));
     }
     let args = Args::parse();
+    // Every log line goes through a bounded queue to a writer thread, so a blocked stderr
+    // (a pipe nobody reads, a stalled journald) holds up no other thread, the stop included.
+    let (mut log_out, log_stats) =
+        match log_queue::spawn(std::io::stderr(), log_queue::DEFAULT_LINES) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("s7rtd: error: cannot start the log writer: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
     env_logger::Builder::new()
         .filter_level(args.log_level)
         .format_target(false)
+        .target(env_logger::Target::Pipe(Box::new(log_out.clone())))
         .init();
-    match run(args) {
+    let code = match run(args, &log_stats) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("s7rtd: error: {e:#}");
+            let _ = writeln!(log_out, "s7rtd: error: {e:#}");
             std::process::ExitCode::FAILURE
         }
-    }
+    };
+    log_stats.drain(LOG_STALL_AT_EXIT);
+    code
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
+fn run(args: Args, log_stats: &log_queue::LogStats) -> anyhow::Result<()> {
     let mut cfg = match &args.config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
@@ -166,6 +184,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    // Stop first, log after: nothing may stand between a stop request and the loop.
+    server.control().stop.store(true, Ordering::Relaxed);
     let _ = sd_notify::notify(&[NotifyState::Stopping]);
     log::info!("stopping");
     if let Some(s) = control_socket.as_mut() {
@@ -174,16 +194,18 @@ fn run(args: Args) -> anyhow::Result<()> {
     let stopped = server.shutdown()?;
     let t = &stopped.telemetry;
     log::info!(
-        "served {} replies on {} connections ({} refused); service time {}; cycle wake-up {}; overruns {}; RT-thread page faults while serving: {} minor, {} major; events dropped: {}",
+        "served {} replies on {} connections ({} refused, {} accept errors); service time {}; cycle wake-up {}; overruns {}; RT-thread page faults while serving: {} minor, {} major; events dropped: {}; log lines dropped: {}",
         t.counters.replies,
         t.counters.accepted,
         t.counters.refused,
+        t.counters.accept_errors,
         s7rt::telemetry::Telemetry::summary(&t.service_ns),
         s7rt::telemetry::Telemetry::summary(&t.wakeup_ns),
         t.counters.overruns,
         stopped.faults_while_serving.0,
         stopped.faults_while_serving.1,
         server.dropped_events(),
+        log_stats.dropped(),
     );
     Ok(())
 }

@@ -107,6 +107,7 @@ pub fn counters_text(c: &Counters, queue_drops: u64) -> String {
         ("refused_per_ip", c.refused_per_ip),
         ("evicted", c.evicted),
         ("handshake_timeouts", c.handshake_timeouts),
+        ("accept_errors", c.accept_errors),
         ("closed", c.closed),
         ("overruns", c.overruns),
         ("turns", c.turns),
@@ -184,6 +185,6 @@ mod tests {
         assert!(text.contains("reads 7\n"));
         assert!(text.contains("errors 2\n"));
         assert!(text.ends_with("queue_drops 3\n"));
-        assert_eq!(text.lines().count(), 16);
+        assert_eq!(text.lines().count(), 17);
     }
 }

@@ -48,6 +48,8 @@ pub struct Counters {
     pub evicted: u64,
     /// Connections closed for not finishing their handshake in time.
     pub handshake_timeouts: u64,
+    /// Failed `accept` calls (out of descriptors or memory, aborted connections).
+    pub accept_errors: u64,
     /// Connections closed (any reason).
     pub closed: u64,
     /// Cycle deadlines missed entirely (the loop woke more than one period late).
@@ -76,6 +78,7 @@ impl Counters {
         self.refused_per_ip += other.refused_per_ip;
         self.evicted += other.evicted;
         self.handshake_timeouts += other.handshake_timeouts;
+        self.accept_errors += other.accept_errors;
         self.closed += other.closed;
         self.overruns += other.overruns;
         self.turns += other.turns;
@@ -163,7 +166,7 @@ impl Telemetry {
     pub fn interval_line(&self, secs: f64, drops: u64) -> String {
         let c = &self.counters;
         format!(
-            "{:.1}s: {} replies (read {}, write {}, setup {}, other {}), {} errors; connections +{} -{} refused {} (access {}, per-ip {}) evicted {} handshake timeouts {}; queue drops {}; overruns {}; service {}; wake-up {}",
+            "{:.1}s: {} replies (read {}, write {}, setup {}, other {}), {} errors; connections +{} -{} refused {} (access {}, per-ip {}) evicted {} handshake timeouts {} accept errors {}; queue drops {}; overruns {}; service {}; wake-up {}",
             secs,
             c.replies,
             c.reads,
@@ -178,6 +181,7 @@ impl Telemetry {
             c.refused_per_ip,
             c.evicted,
             c.handshake_timeouts,
+            c.accept_errors,
             drops,
             c.overruns,
             Telemetry::summary(&self.service_ns),
