@@ -9,7 +9,7 @@
 #   S7RT_SUITE_TIMEOUT=600            seconds one suite may take before it is killed
 #   S7RT_FUZZ_SECONDS=60              fuzzing time per target (scripts/fuzz.sh)
 #   S7RT_SOAK_SECONDS=30              soak duration (scripts/soak.sh)
-#   S7RT_SKIP_RUST=1                  skip `cargo test` and the systemd check (used by the
+#   S7RT_SKIP_RUST=1                  skip `cargo test`, the package and the systemd checks (used by the
 #                                     capture suite, which reruns interop suites under tshark)
 set -euo pipefail
 
@@ -90,6 +90,9 @@ suite host pytest_suite host snap7-1 python-snap7==1.3 pytest
 suite persist pytest_suite persist snap7-1 python-snap7==1.3 pytest
 # The control socket and `s7rtd ctl` from Python, with python-snap7 3.3.0 as the S7 side.
 suite ctl pytest_suite ctl snap7-3 python-snap7==3.3.0 pytest
+# The metrics endpoint under promtool and a real Prometheus server (unpacked from Debian's
+# package into target/prometheus by scripts/ensure-prometheus.sh).
+suite prometheus pytest_suite prometheus snap7-3 python-snap7==3.3.0 pytest
 # Last: reruns the suites above while tshark captures lo, checks every server frame.
 suite capture bash tests/interop/capture/run.sh
 
@@ -137,6 +140,10 @@ if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
     }
     step "bench smoke (scripts/ctl-latency.py --samples 50)" ctl_latency_smoke
     step "systemd unit (systemd-analyze verify)" bash scripts/check-systemd.sh "$S7RTD"
+    # The Debian package (release build), then package and unit together under a real systemd
+    # in namespaces of their own (skipped, saying why, when not root).
+    step "Debian package (scripts/package.sh)" bash scripts/package.sh
+    step "package and unit under systemd (scripts/test-systemd.sh)" bash scripts/test-systemd.sh
     # s7rtd on a real PREEMPT_RT kernel in an emulated guest (1-2 minutes on an idle machine).
     if [[ $(id -u) == 0 ]]; then
         step "PREEMPT_RT guest (scripts/test-rt-kernel.sh)" \

@@ -47,6 +47,8 @@ pub struct Config {
     pub rt: RtConfig,
     /// Telemetry reporting.
     pub telemetry: TelemetryConfig,
+    /// The Prometheus metrics endpoint.
+    pub metrics: MetricsConfig,
     /// Sizes of I, Q, M, T, C.
     pub areas: Areas,
     /// Data blocks.
@@ -171,6 +173,30 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// `[metrics]`: the Prometheus endpoint, served by its own ordinary-priority thread from the
+/// interval snapshots housekeeping receives (never from the RT thread).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `ADDR:PORT` serving `GET /metrics`; empty turns the endpoint off.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: "127.0.0.1:9102".into(),
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The address to serve on, none when off. Call after [`Config::validate`].
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listen.trim().parse().ok()
+    }
+}
+
 /// `[areas]`: sizes of the non-DB areas.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -221,6 +247,7 @@ impl Default for Config {
             event_queue: 4096,
             rt: RtConfig::default(),
             telemetry: TelemetryConfig::default(),
+            metrics: MetricsConfig::default(),
             areas: Areas::default(),
             db: vec![
                 DbConfig {
@@ -348,6 +375,13 @@ impl Config {
             return Err(err(
                 "telemetry.interval_ms",
                 format!("{} is below 100", self.telemetry.interval_ms),
+            ));
+        }
+        let metrics = self.metrics.listen.trim();
+        if !metrics.is_empty() && metrics.parse::<SocketAddr>().is_err() {
+            return Err(err(
+                "metrics.listen",
+                format!("{metrics:?} is not ADDR:PORT (or \"\" for off)"),
             ));
         }
         if self.max_amq == 0 {

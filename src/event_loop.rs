@@ -275,6 +275,7 @@ impl<M: Memory> EventLoop<M> {
                         .saturating_add(cycle_ns.saturating_mul(missed + 1)),
                 );
                 if let Some((exchange, every, due)) = &mut self.reporting {
+                    self.telemetry.cpu_run = Some(self.cpu.mode() == crate::plc::Mode::Run);
                     if woke >= *due && exchange.swap_out(&mut self.telemetry) {
                         *due = woke + *every;
                     }
@@ -444,6 +445,7 @@ impl<M: Memory> EventLoop<M> {
             let _ = sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_DEL, fd.as_raw_fd(), 0, 0);
             drop(fd);
             self.telemetry.counters.closed += 1;
+            self.telemetry.counters.closed_by_reason[reason.index()] += 1;
             self.control.connections.fetch_sub(1, Ordering::Relaxed);
             self.queue.push(Event::Disconnected {
                 slot: slot as u16,

@@ -40,6 +40,40 @@ pub enum CloseReason {
     Shutdown,
 }
 
+impl CloseReason {
+    /// Metric labels, indexed by [`CloseReason::index`].
+    pub const LABELS: [&'static str; 11] = [
+        "peer_closed",
+        "peer_disconnect",
+        "framing",
+        "data_before_connect",
+        "unexpected_connect_request",
+        "connect_refused",
+        "idle_timeout",
+        "handshake_timeout",
+        "evicted",
+        "socket_error",
+        "shutdown",
+    ];
+
+    /// A dense index (for per-reason counters without allocation).
+    pub fn index(&self) -> usize {
+        match self {
+            CloseReason::PeerClosed => 0,
+            CloseReason::PeerDisconnect => 1,
+            CloseReason::Framing(_) => 2,
+            CloseReason::DataBeforeConnect => 3,
+            CloseReason::UnexpectedConnectRequest => 4,
+            CloseReason::ConnectRefused => 5,
+            CloseReason::IdleTimeout => 6,
+            CloseReason::HandshakeTimeout => 7,
+            CloseReason::Evicted => 8,
+            CloseReason::Io(_) => 9,
+            CloseReason::Shutdown => 10,
+        }
+    }
+}
+
 impl core::fmt::Display for CloseReason {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {

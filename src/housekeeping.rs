@@ -84,6 +84,8 @@ pub(crate) struct Reporting {
     pub(crate) dump: Arc<AtomicBool>,
     /// Messages of the snapshot writer, which does not log itself.
     pub(crate) persist: Option<Arc<crate::persist::Status>>,
+    /// Where the Prometheus endpoint reads its totals (none: no endpoint).
+    pub(crate) metrics: Option<crate::metrics::Metrics>,
 }
 
 fn write_files(dir: &Option<PathBuf>, total: &Telemetry, drops: u64) {
@@ -138,6 +140,9 @@ pub(crate) fn spawn(
                     last = now;
                     drops_reported = dropped;
                     total.add(&interval);
+                    if let Some(m) = &reporting.metrics {
+                        m.add(&interval, dropped);
+                    }
                 }
                 if reporting.dump.swap(false, Ordering::AcqRel) {
                     write_files(&reporting.histogram_dir, &total, dropped);

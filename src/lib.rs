@@ -25,6 +25,7 @@
 mod accept_guard;
 pub mod access;
 mod admission;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod ctl;
@@ -33,7 +34,9 @@ pub mod events;
 mod fd_limit;
 pub mod host;
 mod housekeeping;
+pub mod journal;
 pub mod log_queue;
+mod metrics;
 pub mod persist;
 pub mod plc;
 pub mod rt;

@@ -72,6 +72,9 @@ pub struct Server {
     persistence: Option<Persistence>,
     /// Real-time measures that could not be applied (empty when all were).
     pub missing: Vec<String>,
+    /// Every real-time measure with what became of it.
+    pub rt_status: rt::Status,
+    metrics: Option<crate::metrics::Exporter>,
     /// The cycle timer in use and why (its `Display` is the log line).
     pub cycle_timer: rt::cycle::CycleChoice,
 }
@@ -118,6 +121,7 @@ impl Server {
         let control = Arc::new(Control::default());
         let cpu_spec = cfg.cpu_spec().map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut cpu = Cpu::new(&cpu_spec, Now::read().wall_ms);
+        let cpu_run = cpu.mode() == crate::plc::cpu::Mode::Run;
         cpu.staging.prefault();
         cpu.access = cfg.access().map_err(|e| anyhow::anyhow!("{e}"))?;
         cpu.access.prefault();
@@ -152,6 +156,7 @@ impl Server {
             Duration::from_millis(cfg.telemetry.interval_ms),
         );
 
+        let metrics = crate::metrics::Metrics::new(cpu_run);
         let hk_done = Arc::new(AtomicBool::new(false));
         let dump = Arc::new(AtomicBool::new(false));
         let housekeeping = housekeeping::spawn(
@@ -162,8 +167,13 @@ impl Server {
                 histogram_dir: cfg.telemetry.histogram_dir.clone(),
                 dump: dump.clone(),
                 persist: persistence.as_ref().map(|p| p.status()),
+                metrics: Some(metrics.clone()),
             },
         )?;
+
+        // The metrics endpoint's threads exist before mlockall too. A port in use only costs
+        // the metrics (logged), never the S7 service.
+        let exporter = crate::metrics::Exporter::start(&cfg.metrics, metrics.clone());
 
         // Both threads exist (their stacks mapped) before mlockall, so locking covers them
         // and no thread creation has to fit under RLIMIT_MEMLOCK afterwards.
@@ -236,6 +246,7 @@ impl Server {
         let refuse = cfg.rt.strict && !missing.is_empty();
         let _ = go_tx.send(!refuse);
 
+        let mut missing_measures: Vec<rt::Measure> = missing.iter().map(|m| m.measure).collect();
         let mut server = Server {
             local_addr,
             control,
@@ -247,6 +258,8 @@ impl Server {
             host,
             persistence,
             missing: missing.iter().map(|m| m.to_string()).collect(),
+            rt_status: rt::Status::new(&cfg.rt, &[]),
+            metrics: exporter,
             cycle_timer,
         };
         if refuse {
@@ -255,7 +268,10 @@ impl Server {
             anyhow::bail!("--strict-rt: {m}");
         }
         match report_rx.recv() {
-            Ok(Ok(more)) => server.missing.extend(more.iter().map(|m| m.to_string())),
+            Ok(Ok(more)) => {
+                server.missing.extend(more.iter().map(|m| m.to_string()));
+                missing_measures.extend(more.iter().map(|m| m.measure));
+            }
             Ok(Err(m)) => {
                 let _ = server.shutdown();
                 anyhow::bail!("--strict-rt: {m}");
@@ -269,6 +285,8 @@ impl Server {
                 anyhow::bail!("the RT thread ended during start-up: {e}");
             }
         }
+        server.rt_status = rt::Status::new(&cfg.rt, &missing_measures);
+        metrics.set_rt_status(&server.rt_status);
         Ok(server)
     }
 
@@ -299,6 +317,11 @@ impl Server {
         self.queue.dropped()
     }
 
+    /// Where the metrics endpoint listens (none when off or when it could not bind).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|m| m.local_addr())
+    }
+
     /// True once the RT thread has ended (stopped or failed).
     pub fn is_finished(&self) -> bool {
         self.rt_thread.as_ref().is_none_or(|t| t.is_finished())
@@ -307,6 +330,9 @@ impl Server {
     /// Stops the loop, closes every connection, drains the event queue and returns what the
     /// RT thread measured.
     pub fn shutdown(&mut self) -> anyhow::Result<Stopped> {
+        if let Some(m) = self.metrics.take() {
+            m.stop();
+        }
         self.control.stop.store(true, Ordering::Relaxed);
         let result = match self.rt_thread.take() {
             Some(t) => t

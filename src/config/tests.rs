@@ -160,3 +160,45 @@ fn wrong_type_names_the_key() {
     let e = Config::from_toml("[rt]\npriority = \"high\"\n").unwrap_err();
     assert!(e.0.contains("priority"), "{e}");
 }
+
+#[test]
+fn metrics_listen_defaults_to_loopback_9102_and_empty_turns_it_off() {
+    let d = Config::default();
+    assert_eq!(
+        d.metrics.listen_addr(),
+        Some("127.0.0.1:9102".parse().unwrap())
+    );
+    let off = Config::from_toml("[metrics]\nlisten = \"\"\n").unwrap();
+    assert_eq!(off.metrics.listen_addr(), None);
+    let e = Config::from_toml("[metrics]\nlisten = \"localhost\"\n").unwrap_err();
+    assert!(e.0.contains("config key `metrics.listen`"), "{e}");
+}
+
+/// The packaged /etc/s7rtd/s7rtd.toml is the defaults, documented: it parses to exactly the
+/// default configuration and names every key the example names.
+#[test]
+fn packaged_config_is_the_documented_default() {
+    let packaged = include_str!("../../packaging/s7rtd.toml");
+    let mut cfg = Config::from_toml(packaged).unwrap();
+    // The one default that depends on the machine (CPU count).
+    cfg.rt.cpu = Config::default().rt.cpu;
+    assert_eq!(cfg, Config::default());
+    let keys = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| {
+                let l = l.trim_start().trim_start_matches('#').trim_start();
+                let (k, _) = l.split_once('=')?;
+                let k = k.trim();
+                (!k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                    .then(|| k.to_string())
+            })
+            .collect()
+    };
+    let have = keys(packaged);
+    for k in keys(include_str!("../../s7rtd.example.toml")) {
+        assert!(
+            have.contains(&k),
+            "packaging/s7rtd.toml does not document `{k}`: run packaging/make-config.py"
+        );
+    }
+}

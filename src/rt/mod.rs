@@ -2,6 +2,7 @@
 //! PM QoS request, each reported as what was missing and how to grant it.
 
 pub mod cycle;
+pub mod measures;
 mod preempt_rt;
 pub(crate) mod sys;
 
@@ -35,9 +36,13 @@ use std::fmt;
 use std::fs::File;
 use std::io::Write;
 
+pub use measures::{Measure, State, Status};
+
 /// One real-time measure that could not be applied.
 #[derive(Debug)]
 pub struct Missing {
+    /// Which measure.
+    pub measure: Measure,
     /// What could not be done.
     pub what: &'static str,
     /// The OS error.
@@ -61,6 +66,7 @@ pub fn lock_memory() -> Result<(), Missing> {
     sys::tune_malloc();
     nix::sys::mman::mlockall(nix::sys::mman::MlockAllFlags::MCL_CURRENT | nix::sys::mman::MlockAllFlags::MCL_FUTURE)
         .map_err(|e| Missing {
+            measure: Measure::LockMemory,
             what: "mlockall(MCL_CURRENT|MCL_FUTURE)",
             error: std::io::Error::from(e),
             how: "run as root, or grant CAP_IPC_LOCK, or raise RLIMIT_MEMLOCK (systemd: LimitMEMLOCK=infinity; shell: ulimit -l unlimited)",
@@ -74,6 +80,7 @@ pub fn pin_to_cpu(cpu: usize) -> Result<(), Missing> {
         .set(cpu)
         .and_then(|_| nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set));
     r.map_err(|e| Missing {
+        measure: Measure::PinCpu,
         what: "sched_setaffinity (pin the RT thread)",
         error: std::io::Error::from(e),
         how: "choose a CPU that exists and is in the process's allowed set (systemd: CPUAffinity= must include it; check `taskset -p $$`)",
@@ -83,6 +90,7 @@ pub fn pin_to_cpu(cpu: usize) -> Result<(), Missing> {
 /// Switches the calling thread to SCHED_FIFO at `priority` (1..=99).
 pub fn set_fifo(priority: u8) -> Result<(), Missing> {
     sys::set_fifo(i32::from(priority)).map_err(|error| Missing {
+        measure: Measure::SchedFifo,
         what: "SCHED_FIFO for the RT thread",
         error,
         how: "run as root, or grant CAP_SYS_NICE, or set RLIMIT_RTPRIO ≥ the priority (systemd: LimitRTPRIO=; shell: ulimit -r 99); on kernels with CONFIG_RT_GROUP_SCHED the service's cgroup also needs RT runtime (cpu.rt_runtime_us)",
@@ -97,11 +105,13 @@ pub fn hold_dma_latency() -> Result<File, Missing> {
         .write(true)
         .open("/dev/cpu_dma_latency")
         .map_err(|error| Missing {
+            measure: Measure::DmaLatency,
             what: "open /dev/cpu_dma_latency",
             error,
             how,
         })?;
     f.write_all(&0i32.to_ne_bytes()).map_err(|error| Missing {
+        measure: Measure::DmaLatency,
         what: "write 0 to /dev/cpu_dma_latency",
         error,
         how,

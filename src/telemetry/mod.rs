@@ -24,12 +24,16 @@ use crossbeam_queue::ArrayQueue;
 
 use hdrhistogram::Histogram;
 
+use crate::events::CloseReason;
 use crate::session::Answered;
 use crate::wire::s7::{Function, Rosctr};
 use crate::wire::HeaderError;
 
 /// Highest value a histogram holds: 10 s in nanoseconds.
 pub const MAX_NS: u64 = 10_000_000_000;
+
+/// The request kinds counted separately, indexed like [`Counters::errors_by_function`].
+pub const FUNCTIONS: [&str; 4] = ["read_var", "write_var", "setup_communication", "other"];
 
 /// Counters bumped by the RT thread.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +70,10 @@ pub struct Counters {
     pub other_requests: u64,
     /// Replies carrying an S7 error (in the header, or in a userdata answer's parameter).
     pub errors: u64,
+    /// Of those, per request kind (index as in [`FUNCTIONS`]).
+    pub errors_by_function: [u64; 4],
+    /// Connections closed, per reason (index: [`CloseReason::index`]).
+    pub closed_by_reason: [u64; CloseReason::LABELS.len()],
 }
 
 impl Counters {
@@ -87,6 +95,21 @@ impl Counters {
         self.setups += other.setups;
         self.other_requests += other.other_requests;
         self.errors += other.errors;
+        for (a, b) in self
+            .errors_by_function
+            .iter_mut()
+            .zip(other.errors_by_function)
+        {
+            *a += b;
+        }
+        for (a, b) in self.closed_by_reason.iter_mut().zip(other.closed_by_reason) {
+            *a += b;
+        }
+    }
+
+    /// Requests answered, per kind (index as in [`FUNCTIONS`]).
+    pub fn requests_by_function(&self) -> [u64; 4] {
+        [self.reads, self.writes, self.setups, self.other_requests]
     }
 
     /// Counts one reply: `answered` is what the session decoded from the request and the
@@ -97,14 +120,27 @@ impl Counters {
         let Some(a) = answered else {
             return;
         };
-        match (a.rosctr, a.function) {
-            (Rosctr::Job, Function::ReadVar) => self.reads += 1,
-            (Rosctr::Job, Function::WriteVar) => self.writes += 1,
-            (Rosctr::Job, Function::Setup) => self.setups += 1,
-            _ => self.other_requests += 1,
-        }
+        let function = match (a.rosctr, a.function) {
+            (Rosctr::Job, Function::ReadVar) => {
+                self.reads += 1;
+                0
+            }
+            (Rosctr::Job, Function::WriteVar) => {
+                self.writes += 1;
+                1
+            }
+            (Rosctr::Job, Function::Setup) => {
+                self.setups += 1;
+                2
+            }
+            _ => {
+                self.other_requests += 1;
+                3
+            }
+        };
         if a.error != HeaderError::NONE {
             self.errors += 1;
+            self.errors_by_function[function] += 1;
         }
     }
 }
@@ -125,6 +161,8 @@ pub struct Telemetry {
     pub rx_service_ns: Histogram<u64>,
     /// Counters.
     pub counters: Counters,
+    /// The CPU's mode when the snapshot was handed over (true: RUN), none before that.
+    pub cpu_run: Option<bool>,
 }
 
 /// A histogram covering 1 ns ..= 10 s at 3 significant digits, all buckets allocated now.
@@ -140,6 +178,7 @@ impl Default for Telemetry {
             service_ns: histogram(),
             rx_service_ns: histogram(),
             counters: Counters::default(),
+            cpu_run: None,
         }
     }
 }
@@ -152,6 +191,9 @@ impl Telemetry {
         let _ = self.service_ns.add(&other.service_ns);
         let _ = self.rx_service_ns.add(&other.rx_service_ns);
         self.counters.add(&other.counters);
+        if other.cpu_run.is_some() {
+            self.cpu_run = other.cpu_run;
+        }
     }
 
     /// Empties histograms and counters, keeping the allocation.
@@ -160,6 +202,7 @@ impl Telemetry {
         self.service_ns.reset();
         self.rx_service_ns.reset();
         self.counters = Counters::default();
+        self.cpu_run = None;
     }
 
     /// The one-line summary housekeeping logs per interval.
@@ -306,6 +349,7 @@ mod tests {
                 setups: 1,
                 other_requests: 2,
                 errors: 2,
+                errors_by_function: [0, 1, 0, 1],
                 ..Counters::default()
             }
         );

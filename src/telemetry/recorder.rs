@@ -130,6 +130,8 @@ pub(crate) struct LoopStats {
     pub(crate) rx_service_ns: Recorder,
     /// Counters.
     pub(crate) counters: Counters,
+    /// The CPU's mode at the hand-over (see [`Telemetry::cpu_run`]).
+    pub(crate) cpu_run: Option<bool>,
 }
 
 impl LoopStats {
@@ -139,6 +141,7 @@ impl LoopStats {
         self.service_ns.reset();
         self.rx_service_ns.reset();
         self.counters = Counters::default();
+        self.cpu_run = None;
     }
 
     /// Writes to every page of every recorder (see [`Recorder::prefault`]).
@@ -154,6 +157,9 @@ impl LoopStats {
         self.service_ns.add_to(&mut t.service_ns);
         self.rx_service_ns.add_to(&mut t.rx_service_ns);
         t.counters.add(&self.counters);
+        if self.cpu_run.is_some() {
+            t.cpu_run = self.cpu_run;
+        }
     }
 
     /// As a [`Telemetry`] of its own.
