@@ -144,6 +144,13 @@ if [[ -z ${S7RT_SKIP_RUST:-} ]]; then
     # in namespaces of their own (skipped, saying why, when not root).
     step "Debian package (scripts/package.sh)" bash scripts/package.sh
     step "package and unit under systemd (scripts/test-systemd.sh)" bash scripts/test-systemd.sh
+    # s7rtd on a real PREEMPT_RT kernel in an emulated guest (1-2 minutes on an idle machine).
+    if [[ $(id -u) == 0 ]]; then
+        step "PREEMPT_RT guest (scripts/test-rt-kernel.sh)" \
+            timeout --kill-after=10 1200 bash scripts/test-rt-kernel.sh
+    else
+        section "PREEMPT_RT guest: skipped, not root (it installs qemu-system-x86 and busybox-static with apt and downloads linux-image-rt-amd64; run scripts/test-rt-kernel.sh as root)"
+    fi
 fi
 
 section "summary ($((SECONDS - START)) s)"

@@ -85,6 +85,10 @@ fn run(args: Args, log_stats: &log_queue::LogStats) -> anyhow::Result<()> {
     // One line naming every measure, applied or missing: what an operator greps for.
     log::info!("{}", server.rt_status.line());
     log::info!("{}", server.cycle_timer);
+    // Kernel threads below the loop that its cycle or its input would wait for.
+    for w in s7rt::rt::kernel_thread_warnings(&cfg.rt, &server.cycle_timer) {
+        log::warn!("{w}");
+    }
     // Machine-readable line for scripts and tests (the port matters with --listen :0).
     let mut control_socket = s7rt::ctl::daemon::start(&cfg, &server)?;
     println!("s7rtd: listening on {}", server.local_addr());

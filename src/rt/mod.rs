@@ -3,9 +3,34 @@
 
 pub mod cycle;
 pub mod measures;
+mod preempt_rt;
 pub(crate) mod sys;
 
 pub use sys::thread_faults;
+
+/// Warnings for a configuration in which the loop's cycle or its input waits for a kernel
+/// thread (`ktimers/N`, `irq/N-*`) that runs below the loop on its CPU; empty when real-time
+/// measures are off. `cycle` is the mechanism in use, as chosen at start. Each warning says
+/// what follows and what to do (see `preempt_rt`).
+pub fn kernel_thread_warnings(
+    rt: &crate::config::RtConfig,
+    cycle: &cycle::CycleChoice,
+) -> Vec<String> {
+    if !rt.enabled {
+        return Vec::new();
+    }
+    let placement = preempt_rt::LoopPlacement {
+        cpu: rt.cpu,
+        priority: rt.priority,
+        timerfd_cycle: cycle.timer == cycle::CycleTimer::Timerfd,
+        busy_poll: rt.busy_poll,
+    };
+    preempt_rt::priority_warnings(
+        placement,
+        cycle.platform.preempt_rt,
+        &preempt_rt::kernel_threads(),
+    )
+}
 
 use std::fmt;
 use std::fs::File;
