@@ -45,6 +45,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use command::CHUNK;
+pub(crate) use notify::tag_names;
 pub use notify::{ClientWrite, Notification, Notifications};
 
 use command::{Command, Op, Reply};

@@ -7,12 +7,14 @@
 pub(crate) mod clock;
 pub(crate) mod cpu;
 pub(crate) mod diag;
+mod guarded;
 pub(crate) mod image;
 pub(crate) mod personality;
 pub(crate) mod staging;
 
 pub use clock::{Mono, Now};
 pub use cpu::{scramble, BlockType, ConnType, Cpu, CpuSpec, Mode, Refusal};
+pub(crate) use guarded::Guarded;
 pub use image::{DbSpec, Image, ImageSpec};
 pub use personality::Personality;
 

@@ -237,24 +237,6 @@ pub fn retained(tags: &TagTable) -> Vec<crate::persist::Region> {
         .collect()
 }
 
-/// The host API's lookup of the tags a client write touches (`None` without tags, so
-/// notifications carry no names and cost no lookup).
-pub fn names(tags: &std::sync::Arc<TagTable>) -> Option<crate::host::TagNames> {
-    if tags.is_empty() {
-        return None;
-    }
-    let tags = tags.clone();
-    Some(std::sync::Arc::new(move |area, db, offset, len, bit| {
-        u32::try_from(offset)
-            .map(|o| {
-                tags.covering(area, db, o, len, bit)
-                    .map(|t| t.name.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }))
-}
-
 /// Reads a DB's init file and checks it fits the DB.
 pub fn read_init_file(path: &Path, db: u16, size: usize) -> Result<Vec<u8>, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
