@@ -46,4 +46,5 @@ pub mod session;
 mod settings;
 pub mod tags;
 pub mod telemetry;
+mod throttle;
 pub mod wire;

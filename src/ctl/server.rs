@@ -26,7 +26,9 @@ use serde_json::{json, Value as J};
 use super::hub::{Hub, Line, WATCH_QUEUE};
 use super::protocol::{self, area_name, Failure, Request, WriteItem, MAX_LINE};
 use super::{Backend, Change, ClientWrite, Note, Subscription};
+use crate::plc::Mono;
 use crate::tags::{Tag, TagTable, Value};
+use crate::throttle::Throttle;
 use crate::wire::var::Area;
 
 /// Settings of the socket (`[host] socket`, `socket_clients`).
@@ -197,7 +199,11 @@ impl Drop for ControlServer {
 /// How often the accept thread looks for new clients and for the stop flag.
 const ACCEPT_POLL: Duration = Duration::from_millis(10);
 
+/// At most one warning of failing accepts per this interval (each saying how many failed).
+const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(10);
+
 fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
+    let mut accept_errors = Throttle::new(ACCEPT_WARN_EVERY);
     while !shared.stop.load(Ordering::Acquire) {
         let mut stream = match listener.accept() {
             Ok((s, _)) => s,
@@ -206,7 +212,14 @@ fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
                 continue;
             }
             Err(e) => {
-                log::warn!("control socket: accept failed: {e}");
+                // Out of descriptors, this fails every turn until one is freed.
+                match accept_errors.failed(Mono::now()) {
+                    Some(1) => log::warn!("control socket: accept failed: {e}"),
+                    Some(n) => log::warn!(
+                        "control socket: accept failed: {e} ({n} failures since the last warning)"
+                    ),
+                    None => {}
+                }
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             }

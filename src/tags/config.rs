@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Address, DataType, Tag, TagTable, Value};
-use crate::plc::{Image, ImageSpec, ItemError};
+use crate::plc::{Image, ImageSpec, ItemError, Memory};
 use crate::wire::var::Area;
 
 /// One `[[tag]]` entry as written in the file.
@@ -259,7 +259,7 @@ pub fn initialize(
 ) -> Result<(), String> {
     for (db, path) in init_files {
         let area = image
-            .area_init_mut(Area::DataBlock, *db)
+            .owner_area_mut(Area::DataBlock, *db)
             .map_err(|e| format!("DB{db} for {}: {e:?}", path.display()))?;
         let data = read_init_file(path, *db, area.len())?;
         area[..data.len()].copy_from_slice(&data);
@@ -275,7 +275,7 @@ pub fn initialize(
             (None, _) => continue,
         };
         let area = image
-            .area_init_mut(t.address.area, t.address.db)
+            .owner_area_mut(t.address.area, t.address.db)
             .map_err(|e| format!("tag {}: {e:?}", t.name))?;
         let bytes = area
             .get_mut(t.offset()..t.offset() + t.byte_len())
