@@ -47,7 +47,7 @@ impl Default for MetricsConfig {
 }
 
 impl MetricsConfig {
-    /// The address to serve on, none when off. Call after [`Config::validate`].
+    /// The address to serve on, none when off. Call after [`Config::validate`](super::Config::validate).
     pub fn listen_addr(&self) -> Option<SocketAddr> {
         self.listen.trim().parse().ok()
     }

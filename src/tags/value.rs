@@ -45,7 +45,7 @@ pub enum Value {
     LReal(f64),
     /// CHAR: the ISO 8859-1 byte.
     Char(u8),
-    /// STRING[n]: the characters (each at most U+00FF).
+    /// `STRING[n]`: the characters (each at most U+00FF).
     String(String),
     /// TIME in milliseconds.
     Time(i32),
@@ -60,7 +60,7 @@ pub enum ValueError {
     /// an INT, a Value variant of another type).
     TypeMismatch(String),
     /// A well-formed value outside the type's range (300 for a BYTE, a 30-character text
-    /// for STRING[20], a year outside 1990–2089).
+    /// for `STRING[20]`, a year outside 1990–2089).
     OutOfRange(String),
     /// Text that is not a value of the type.
     Syntax(String),
