@@ -2,8 +2,11 @@
 //! backend; the daemon's backend, the host API, is tested in tests/interop/ctl).
 
 use super::*;
+use crate::ctl::{Change, ClientWrite, Note};
 use crate::plc::{DbSpec, Image, ImageSpec, Memory};
 use crate::tags::TagConfig;
+use crate::wire::var::Area;
+use serde_json::Value as J;
 use std::io::{BufRead, BufReader};
 use std::sync::mpsc::Receiver;
 
