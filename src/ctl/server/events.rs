@@ -9,7 +9,8 @@ use serde_json::{json, Value as J};
 
 use super::{lagged_line, lock, Shared};
 use crate::ctl::protocol::{self, area_name, WriteItem};
-use crate::ctl::{Change, ClientWrite, Note};
+use crate::ctl::Change;
+use crate::host::{ClientWrite, Notification};
 use crate::tags::{Tag, Value};
 use crate::wire::var::Area;
 
@@ -119,8 +120,8 @@ pub(super) fn event_loop(shared: Arc<Shared>) {
             sub.as_mut().map(|s| s.next(Duration::from_millis(20)))
         };
         match note {
-            Some(Some(Note::Write(w))) => shared.hub.publish(&client_event(&shared, &w)),
-            Some(Some(Note::Lagged(n))) => shared.hub.publish(&lagged_line(n, "server")),
+            Some(Some(Notification::Write(w))) => shared.hub.publish(&client_event(&shared, &w)),
+            Some(Some(Notification::Lagged(n))) => shared.hub.publish(&lagged_line(n, "server")),
             Some(None) => {}
             // Nobody watches: nothing to wait for.
             None => std::thread::sleep(Duration::from_millis(20)),
