@@ -48,7 +48,7 @@ pub enum HostError {
     Timeout,
     /// The server has stopped.
     Stopped,
-    /// Another [`Notifications`] receiver exists.
+    /// Another [`Notifications`](super::Notifications) receiver exists.
     AlreadySubscribed,
     /// The tag name or address does not resolve (typed access).
     Tag(crate::tags::ResolveError),
