@@ -5,7 +5,6 @@ use super::*;
 use crate::ctl::Change;
 use crate::host::{ClientWrite, Notification};
 use crate::plc::{DbSpec, Image, ImageSpec, Memory};
-use crate::tags::TagConfig;
 use crate::wire::var::Area;
 use serde_json::Value as J;
 use std::io::{BufRead, BufReader};
@@ -128,22 +127,15 @@ impl Backend for Fake {
 }
 
 fn tags() -> Arc<TagTable> {
-    let cfgs: Vec<TagConfig> = [
-        ("Speed", "DB1.DBD4", "REAL"),
-        ("Run", "DB1.DBX0.3", "BOOL"),
-        ("Name", "DB1.DBB10", "STRING[8]"),
-        ("Count", "MW2", "INT"),
-    ]
-    .iter()
-    .map(|(n, a, t)| TagConfig {
-        name: n.to_string(),
-        address: a.to_string(),
-        ty: t.to_string(),
-        initial: None,
-        retain: false,
-    })
-    .collect();
-    Arc::new(crate::tags::config::build(&cfgs, &spec()).unwrap())
+    Arc::new(crate::tags::config::table_for_tests(
+        &[
+            ("Speed", "DB1.DBD4", "REAL"),
+            ("Run", "DB1.DBX0.3", "BOOL"),
+            ("Name", "DB1.DBB10", "STRING[8]"),
+            ("Count", "MW2", "INT"),
+        ],
+        &spec(),
+    ))
 }
 
 fn sock_path(name: &str) -> PathBuf {

@@ -237,6 +237,26 @@ pub fn retained(tags: &TagTable) -> Vec<crate::persist::Region> {
         .collect()
 }
 
+/// A table of untyped-initial, non-retentive tags `(name, address, type)` over `spec`, for
+/// unit tests of the modules that use tags.
+#[cfg(test)]
+pub(crate) fn table_for_tests(tags: &[(&str, &str, &str)], spec: &ImageSpec) -> TagTable {
+    let cfgs: Vec<TagConfig> = tags
+        .iter()
+        .map(|(name, address, ty)| TagConfig {
+            name: name.to_string(),
+            address: address.to_string(),
+            ty: ty.to_string(),
+            initial: None,
+            retain: false,
+        })
+        .collect();
+    match build(&cfgs, spec) {
+        Ok(t) => t,
+        Err(e) => panic!("test tags do not build: {e}"),
+    }
+}
+
 /// Reads a DB's init file and checks it fits the DB.
 pub fn read_init_file(path: &Path, db: u16, size: usize) -> Result<Vec<u8>, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
