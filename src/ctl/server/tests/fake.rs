@@ -1,7 +1,7 @@
 //! The fake backend: an image behind a mutex, and client writes made by hand.
 
 use super::super::*;
-use crate::ctl::Change;
+use crate::ctl::{Change, Content};
 use crate::host::{ClientWrite, Notification};
 use crate::plc::{DbSpec, Image, ImageSpec, Memory};
 use crate::wire::var::Area;
@@ -85,22 +85,11 @@ impl Backend for Fake {
     fn write(&self, changes: &[Change]) -> Result<(), Failure> {
         let mut img = lock(&self.image);
         for c in changes {
-            match c {
-                Change::Bytes {
-                    area,
-                    db,
-                    offset,
-                    data,
-                } => img.area_mut(*area, *db).unwrap()[*offset..*offset + data.len()]
-                    .copy_from_slice(data),
-                Change::Bit {
-                    area,
-                    db,
-                    offset,
-                    bit,
-                    value,
-                } => {
-                    let b = &mut img.area_mut(*area, *db).unwrap()[*offset];
+            let area = img.area_mut(c.area, c.db).unwrap();
+            match &c.content {
+                Content::Bytes(data) => area[c.offset..c.offset + data.len()].copy_from_slice(data),
+                Content::Bit { bit, value } => {
+                    let b = &mut area[c.offset];
                     *b = if *value {
                         *b | 1 << bit
                     } else {
