@@ -190,6 +190,7 @@ pub struct Item {
 
 impl Item {
     /// Parses one 12-byte item.
+    #[inline]
     pub fn parse(b: &[u8]) -> Result<Item, Error> {
         if b.len() < ITEM_LEN || b[0] != VAR_SPEC || b[1] != 0x0A {
             return Err(Error::Malformed);
@@ -232,6 +233,7 @@ pub struct Request<'a> {
 
 impl<'a> Request<'a> {
     /// Checks that the parameter part holds exactly `count` 12-byte items and `count ≥ 1`.
+    #[inline]
     pub fn parse(params: &'a [u8]) -> Result<Request<'a>, Error> {
         if params.len() < 2 {
             return Err(Error::Truncated);
@@ -247,11 +249,13 @@ impl<'a> Request<'a> {
     }
 
     /// Number of items.
+    #[inline]
     pub fn count(&self) -> usize {
         self.items.len() / ITEM_LEN
     }
 
     /// The items, parsed lazily.
+    #[inline]
     pub fn items(&self) -> impl Iterator<Item = Result<Item, Error>> + 'a {
         self.items.chunks_exact(ITEM_LEN).map(Item::parse)
     }
