@@ -170,7 +170,7 @@ impl<M: Memory> EventLoop<M> {
 
     /// Applies queued host transactions (at most the host budget), between S7 jobs.
     fn serve_host(&mut self) {
-        if let Some(port) = self.host.as_mut() {
+        if let Some(port) = self.host.as_mut().filter(|p| !p.idle()) {
             let persist = &mut self.persist;
             port.serve(&mut self.mem, &mut |w| {
                 if let Some(p) = persist.as_mut() {

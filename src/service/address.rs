@@ -15,6 +15,7 @@ pub(crate) struct Target {
 }
 
 /// Validates syntax, transport/area pairing, bit rules and computes the byte range.
+#[inline]
 pub(crate) fn resolve(item: &Item) -> Result<Target, ItemError> {
     if item.syntax_id != SYNTAX_S7ANY {
         return Err(ItemError::BadTransport);
@@ -62,6 +63,7 @@ pub(crate) fn resolve(item: &Item) -> Result<Target, ItemError> {
 }
 
 /// Checks that `t` lies inside an area of `area_len` bytes.
+#[inline]
 pub(crate) fn check_bounds(t: &Target, area_len: usize) -> Result<(), ItemError> {
     match t.offset.checked_add(t.len) {
         Some(end) if end <= area_len => Ok(()),

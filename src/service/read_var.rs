@@ -18,24 +18,25 @@ pub(crate) fn read_var<M: Memory>(
     mem: &M,
     out: &mut [u8],
 ) -> Result<Answer, HeaderError> {
-    if out.len() < 2 {
-        return Err(HeaderError::PDU_SIZE);
-    }
-    out[0] = Function::ReadVar.into();
-    out[1] = req.count() as u8;
     let n = req.count();
-    let mut at = 2;
-    for (i, item) in req.items().enumerate() {
-        let item = item.map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
-        let last = i + 1 == n;
-        at += emit_item(&item, mem, &mut out[at..], last).ok_or(HeaderError::PDU_SIZE)?;
+    let [function, count, body @ ..] = out else {
+        return Err(HeaderError::PDU_SIZE);
+    };
+    *function = Function::ReadVar.into();
+    *count = n as u8;
+    let mut at = 0;
+    for (i, raw) in req.raw_items().enumerate() {
+        let item = Item::parse(raw).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
+        let rest = body.get_mut(at..).unwrap_or_default();
+        at += emit_item(&item, mem, rest, i + 1 == n).ok_or(HeaderError::PDU_SIZE)?;
     }
     Ok(Answer {
         param_len: 2,
-        data_len: at - 2,
+        data_len: at,
     })
 }
 
+#[inline]
 fn emit_item<M: Memory>(item: &Item, mem: &M, out: &mut [u8], last: bool) -> Option<usize> {
     match read_item(item, mem) {
         Ok((data, bit)) => {
@@ -65,6 +66,7 @@ fn emit_item<M: Memory>(item: &Item, mem: &M, out: &mut [u8], last: bool) -> Opt
     }
 }
 
+#[inline]
 fn read_item<'m, M: Memory>(item: &Item, mem: &'m M) -> Result<(&'m [u8], Option<u8>), ItemError> {
     let t = resolve(item)?;
     let area = mem.area(item.area, item.db)?;
