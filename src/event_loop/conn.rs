@@ -162,5 +162,4 @@ impl<M: Memory> EventLoop<M> {
             });
         }
     }
-
 }

@@ -56,6 +56,8 @@ pub(crate) struct EventLoop<M: Memory> {
     queue: EventQueue,
     control: Arc<Control>,
     cfg: LoopConfig,
+    /// Room TX needs for one more reply (`cfg.limits.max_reply_len()`, computed once).
+    max_reply: usize,
     /// Measurements of the current report interval (all of them without reporting).
     pub(crate) telemetry: Box<LoopStats>,
     /// Who holds each slot since when: per-address limits, eviction, handshake deadlines.
@@ -144,6 +146,7 @@ impl<M: Memory> EventLoop<M> {
             queue,
             control,
             cfg,
+            max_reply: cfg.limits.max_reply_len(),
             telemetry: Box::default(),
             admission: Admission::new(
                 cfg.max_connections,
@@ -311,7 +314,6 @@ impl<M: Memory> EventLoop<M> {
         }
         self.control.stop.load(Ordering::Relaxed)
     }
-
 }
 
 #[cfg(test)]

@@ -93,10 +93,13 @@ impl<M: Memory> EventLoop<M> {
                     self.telemetry.service_ns.record(end.ns_since(t));
                 }
                 if let Some(at) = stamp.take() {
+                    // Plain arithmetic: both are nanoseconds since the epoch, far from i64's
+                    // limits; a stamp after the end (clock stepped) counts as 0.
                     let (base, base_real) = self.wall_base;
-                    let end_real = base_real.saturating_add(end.ns_since(base) as i64);
-                    let ns = end_real.saturating_sub(at).max(0) as u64;
-                    self.telemetry.rx_service_ns.record(ns);
+                    let end_real = base_real + end.ns_since(base) as i64;
+                    self.telemetry
+                        .rx_service_ns
+                        .record((end_real - at).max(0) as u64);
                 }
             }
             // Requests left in RX because TX filled are answered once TX drained (in this
@@ -112,7 +115,7 @@ impl<M: Memory> EventLoop<M> {
     /// number of replies and whether every complete TPKT in RX was answered (false: TX ran
     /// out of room first).
     pub(super) fn answer(&mut self, slot: usize, woke: Mono) -> Result<(u64, bool), CloseReason> {
-        let max_reply = self.cfg.limits.max_reply_len();
+        let max_reply = self.max_reply;
         let mut sink = LoopSink {
             events: &self.queue,
             host: self.host.as_mut(),
@@ -122,7 +125,8 @@ impl<M: Memory> EventLoop<M> {
         let (mono_base, wall_base_ns) = self.wall_base;
         let now = Now {
             mono: woke,
-            wall_ms: wall_base_ns.saturating_add(woke.ns_since(mono_base) as i64) / 1_000_000,
+            // Plain arithmetic: ns since the epoch, far from i64's limits.
+            wall_ms: (wall_base_ns + woke.ns_since(mono_base) as i64) / 1_000_000,
         };
         let c = &mut self.conns[slot];
         let mut replies = 0;
@@ -163,6 +167,7 @@ impl<M: Memory> EventLoop<M> {
 
     /// Sends pending TX bytes; on a partial write keeps the rest, waits for EPOLLOUT and
     /// stops reading this connection until it drains.
+    #[inline]
     pub(super) fn flush(&mut self, slot: usize) -> Result<(), CloseReason> {
         let c = &mut self.conns[slot];
         let Some(fd) = c.fd.as_ref() else {

@@ -60,7 +60,9 @@ unsafe fn raw_syscall(nr: libc::c_long, a: [usize; 6]) -> isize {
         // SAFETY: as above, through glibc's wrapper, which reports failure in errno.
         let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
         if r == -1 {
-            -(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) as isize)
+            -(io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO) as isize)
         } else {
             r as isize
         }
@@ -262,7 +264,14 @@ pub(crate) fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     count_or_again(unsafe {
         raw_syscall(
             libc::SYS_read,
-            [fd.as_raw_fd() as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+            [
+                fd.as_raw_fd() as usize,
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+                0,
+                0,
+                0,
+            ],
         )
     })
 }
@@ -299,7 +308,14 @@ pub(crate) fn read_timestamped(
     let r = unsafe {
         raw_syscall(
             libc::SYS_recvmsg,
-            [fd.as_raw_fd() as usize, &mut msg as *mut libc::msghdr as usize, 0, 0, 0, 0],
+            [
+                fd.as_raw_fd() as usize,
+                &mut msg as *mut libc::msghdr as usize,
+                0,
+                0,
+                0,
+                0,
+            ],
         )
     };
     let n = match count_or_again(r)? {
