@@ -167,7 +167,7 @@ impl<M: Memory> EventLoop<M> {
 
     /// Sends pending TX bytes; on a partial write keeps the rest, waits for EPOLLOUT and
     /// stops reading this connection until it drains.
-    #[inline]
+    #[inline(always)]
     pub(super) fn flush(&mut self, slot: usize) -> Result<(), CloseReason> {
         let c = &mut self.conns[slot];
         let Some(fd) = c.fd.as_ref() else {
