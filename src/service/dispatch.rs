@@ -291,6 +291,7 @@ fn limited_var<M: Memory, E: EventSink>(
     result.map_err(JobError::from)
 }
 
+#[inline(always)]
 fn read<M: Memory>(h: &S7Header<&[u8]>, mem: &M, out: &mut [u8]) -> Result<Answer, HeaderError> {
     let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
     if !h.data().is_empty() {

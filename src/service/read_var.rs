@@ -13,6 +13,7 @@ use crate::wire::HeaderError;
 /// Writes the answer's parameter (`04 N`) and data items into `out`, whose length is the
 /// room the negotiated PDU leaves after the 12-byte header. An answer that does not fit
 /// is refused as a whole with 0x8500, never truncated.
+#[inline(always)]
 pub(crate) fn read_var<M: Memory>(
     req: &Request<'_>,
     mem: &M,

@@ -116,7 +116,7 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
 
     /// The function: the first parameter byte (`Unknown(0)` for a PDU without parameter).
-    #[inline]
+    #[inline(always)]
     pub fn function(&self) -> Function {
         self.params()
             .first()
@@ -124,7 +124,7 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
 
     /// PDU type.
-    #[inline]
+    #[inline(always)]
     pub fn rosctr(&self) -> Rosctr {
         Rosctr::from(self.b()[field::ROSCTR])
     }
@@ -136,14 +136,14 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
 
     /// Parameter part.
-    #[inline]
+    #[inline(always)]
     pub fn params(&self) -> &[u8] {
         let hl = header_len(self.rosctr());
         &self.b()[hl..hl + be16(self.b(), field::PARAM_LEN) as usize]
     }
 
     /// Data part.
-    #[inline]
+    #[inline(always)]
     pub fn data(&self) -> &[u8] {
         let hl = header_len(self.rosctr());
         &self.b()[hl + be16(self.b(), field::PARAM_LEN) as usize..]
