@@ -6,7 +6,7 @@
 # bare TCP connections) and a slice of malformed traffic (garbage, COTP data before connect,
 # half-open handshakes, unknown functions, reads past the end). Fails unless every
 # acknowledged write reads back, the server's RSS and descriptors stay flat, and its counters
-# (written at stop) agree with the clients' counts. Driver: examples/soak.rs.
+# (written at stop) agree with the clients' counts. Driver: examples/soak/.
 #
 # Environment: S7RTD=path of the daemon (default: target/debug/s7rtd, built here),
 #              S7RT_SOAK_CLIENTS=16, S7RT_SOAK_DIR=target/soak (config, log, histograms).
