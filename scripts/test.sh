@@ -102,6 +102,12 @@ export S7RTD=$REPO/target/debug/s7rtd
 export S7RT_EDGE=$REPO/target/debug/examples/edge
 
 [[ -n ${S7RT_SKIP_RUST:-} ]] || step "cargo test --workspace --all-targets" cargo test --workspace --all-targets
+# The public API's docs build without a warning (a broken link fails), and their examples
+# run (`--all-targets` leaves doc tests out).
+rust_docs() {
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps && cargo test --workspace --doc
+}
+[[ -n ${S7RT_SKIP_RUST:-} ]] || step "docs (cargo doc -D warnings, cargo test --doc)" rust_docs
 # Release is what ships: the RT thread's 0 allocations and 0 page faults are proven in the
 # optimised build too (code layout, inlining and dropped stores differ from debug).
 [[ -n ${S7RT_SKIP_RUST:-} ]] || step "no allocation, no page fault (release)" cargo test --release --test no_alloc

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::events::Event;
 use crate::plc::Mono;
+use crate::throttle::Throttle;
 
 /// How long the listener is left unwatched after a resource error.
 pub(crate) const PAUSE: Duration = Duration::from_millis(100);
@@ -34,8 +35,7 @@ pub(crate) enum Verdict {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AcceptGuard {
     paused_until: Option<Mono>,
-    report_due: Option<Mono>,
-    unreported: u64,
+    reports: Throttle,
 }
 
 impl AcceptGuard {
@@ -43,8 +43,7 @@ impl AcceptGuard {
     pub(crate) const fn new() -> AcceptGuard {
         AcceptGuard {
             paused_until: None,
-            report_due: None,
-            unreported: 0,
+            reports: Throttle::new(REPORT_EVERY),
         }
     }
 
@@ -76,19 +75,14 @@ impl AcceptGuard {
             }
             Verdict::NextConnection => 0,
         };
-        self.unreported += 1;
-        let event = match self.report_due {
-            Some(due) if now < due => None,
-            _ => {
-                self.report_due = Some(now + REPORT_EVERY);
-                let failures = std::mem::take(&mut self.unreported);
-                Some(Event::AcceptFailed {
-                    errno,
-                    failures,
-                    paused_ms,
-                })
-            }
-        };
+        let event = self
+            .reports
+            .failed(now)
+            .map(|failures| Event::AcceptFailed {
+                errno,
+                failures,
+                paused_ms,
+            });
         (verdict, event)
     }
 

@@ -57,6 +57,8 @@ pub struct Args {
     /// Validate the configuration, print it, and exit.
     #[arg(long)]
     pub check_config: bool,
+    // Doc comments here are the --help text, which shows `[`, `]` and `\` as written.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// Prometheus endpoint ADDR:PORT, overriding [metrics] listen (default 127.0.0.1:9102;
     /// "" turns it off).
     #[arg(long, value_name = "ADDR:PORT")]

@@ -93,7 +93,7 @@ impl Server {
         // all before the listener exists.
         let mut image = cfg.initial_image().map_err(|e| anyhow::anyhow!("{e}"))?;
         let tags = Arc::new(cfg.tag_table().map_err(|e| anyhow::anyhow!("{e}"))?);
-        let persist_settings = persist::settings(cfg, &crate::tags::config::retained(&tags));
+        let persist_settings = cfg.persist_settings(&crate::tags::config::retained(&tags));
         let restored = match &persist_settings {
             Some(s) => {
                 let r = persist::restore(s, &mut image).map_err(anyhow::Error::msg)?;
@@ -140,7 +140,7 @@ impl Server {
         let (host, port) = host::pair(
             &cfg.image_spec(),
             &cfg.host,
-            crate::tags::config::names(&tags),
+            crate::host::tag_names(&tags),
             tags.clone(),
         );
         event_loop.attach_host(port);

@@ -2,38 +2,11 @@
 //! fallback (or refusal under --strict-rt) when real-time privileges are missing.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_s7rtd");
-
-fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let t0 = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
-        }
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            panic!("s7rtd did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits (bounded) for the child to exit; returns its status and everything it logged.
-fn exit_and_stderr(child: &mut Child) -> (std::process::ExitStatus, String) {
-    let st = wait_with_timeout(child, Duration::from_secs(10));
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (st, err)
-}
+mod support;
+use support::daemon::{exit_and_stderr, first_line, sigterm, BIN};
 
 /// Starts s7rtd with `args`, waits for its listening line, returns it and the child.
 fn start(cmd: &mut Command) -> (Child, String) {
@@ -42,10 +15,7 @@ fn start(cmd: &mut Command) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(&mut child);
     assert!(
         line.starts_with("s7rtd: listening on 127.0.0.1:"),
         "got {line:?}"
@@ -54,12 +24,8 @@ fn start(cmd: &mut Command) -> (Child, String) {
 }
 
 fn stop(mut child: Child) -> String {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let (st, err) = exit_and_stderr(&mut child);
+    sigterm(&child);
+    let (st, err) = exit_and_stderr(&mut child, Duration::from_secs(10));
     assert!(st.success(), "exit {st:?}; stderr:\n{err}");
     err
 }
@@ -210,7 +176,7 @@ fn strict_rt_refuses_to_start_without_privileges() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (st, err) = exit_and_stderr(&mut child);
+    let (st, err) = exit_and_stderr(&mut child, Duration::from_secs(10));
     assert!(!st.success());
     assert!(
         err.contains("--strict-rt:") && err.contains("to grant it"),

@@ -380,25 +380,14 @@ fn the_daemon_logs_refusals_and_handshake_timeouts_with_address_and_reason() {
          [rt]\nenabled = false\n[[access]]\nnetworks = [\"127.0.0.1\"]\n",
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_s7rtd"))
+    let mut child = std::process::Command::new(support::daemon::BIN)
         .arg("--config")
         .arg(&cfg)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("s7rtd: listening on ")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let addr = support::daemon::listening_addr(&mut child);
     let mut stranger = connect_from(IpAddr::from([127, 0, 0, 2]), addr);
     closed_within(&mut stranger, Duration::from_secs(2));
     let mut silent = connect_from(IpAddr::from([127, 0, 0, 1]), addr);
@@ -406,11 +395,7 @@ fn the_daemon_logs_refusals_and_handshake_timeouts_with_address_and_reason() {
     closed_within(&mut second, Duration::from_secs(2));
     closed_within(&mut silent, Duration::from_secs(5));
     let ports = [&stranger, &second, &silent].map(|s| s.local_addr().unwrap().port());
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    support::daemon::sigterm(&child);
     let out = child.wait_with_output().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let err = String::from_utf8_lossy(&out.stderr);

@@ -3,12 +3,12 @@
 //! measure. Elsewhere it keeps the human format.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_s7rtd");
+mod support;
+use support::daemon::{first_line, sigterm, wait_exit, BIN};
 
 /// Runs s7rtd until it listens, stops it with SIGTERM and returns what it wrote to stderr.
 /// `journal`: set JOURNAL_STREAM to the stderr file's device and inode (what systemd does).
@@ -25,21 +25,10 @@ fn run(journal: bool) -> String {
         cmd.env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()));
     }
     let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(&mut child);
     assert!(line.starts_with("s7rtd: listening on"), "{line:?}");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(t0.elapsed() < Duration::from_secs(10), "s7rtd did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    sigterm(&child);
+    wait_exit(&mut child, Duration::from_secs(10));
     let text = std::fs::read_to_string(&path).unwrap();
     let _ = std::fs::remove_file(&path);
     text

@@ -4,25 +4,14 @@
 //! once descriptors are back.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_s7rtd");
-
-/// Kills the daemon if the test fails before it stopped it.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
+mod support;
+use support::daemon::{exit_and_stderr, listening_addr, sigterm, Daemon, BIN};
 
 /// A config file with 32 slots (all for one address: every client is 127.0.0.1) on an
 /// ephemeral port; a 20 ms cycle, so the idle loop's own wake-ups cost next to nothing and a
@@ -52,49 +41,6 @@ fn spawn_with_ulimit(ulimit: &str, cfg: &PathBuf) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> (std::process::ExitStatus, String) {
-    let t0 = Instant::now();
-    let st = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            panic!("s7rtd did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (st, err)
-}
-
-/// The port from the daemon's `s7rtd: listening on` line.
-fn port(child: &mut Child) -> u16 {
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("s7rtd: listening on ")
-        .unwrap_or_else(|| panic!("got {line:?}"));
-    addr.rsplit(':').next().unwrap().parse().unwrap()
-}
-
-fn sigterm(child: &Child) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
 }
 
 /// User plus system CPU time of the whole process, in clock ticks.
@@ -147,7 +93,7 @@ fn cotp_connect(s: &mut TcpStream) -> bool {
 fn a_hard_limit_below_the_need_refuses_the_start_naming_the_limit() {
     let cfg = config("refuse");
     let mut child = Daemon(spawn_with_ulimit("ulimit -n 14", &cfg));
-    let (st, err) = wait_exit(&mut child.0, Duration::from_secs(10));
+    let (st, err) = exit_and_stderr(&mut child.0, Duration::from_secs(10));
     assert!(!st.success(), "started with 14 descriptors:\n{err}");
     for part in [
         "RLIMIT_NOFILE",
@@ -164,10 +110,10 @@ fn a_hard_limit_below_the_need_refuses_the_start_naming_the_limit() {
 fn a_soft_limit_below_the_need_is_raised_within_the_hard_limit() {
     let cfg = config("raise");
     let mut child = Daemon(spawn_with_ulimit("ulimit -S -n 20", &cfg));
-    port(&mut child.0);
+    listening_addr(&mut child.0);
     let soft = soft_nofile(child.0.id());
     sigterm(&child.0);
-    let (st, err) = wait_exit(&mut child.0, Duration::from_secs(10));
+    let (st, err) = exit_and_stderr(&mut child.0, Duration::from_secs(10));
     assert!(st.success(), "{err}");
     assert!(soft >= 32 + 3 + 16, "soft limit {soft}");
     assert!(
@@ -179,18 +125,10 @@ fn a_soft_limit_below_the_need_is_raised_within_the_hard_limit() {
 #[test]
 fn running_out_of_descriptors_neither_spins_nor_stays_silent_and_serving_resumes() {
     let cfg = config("exhaust");
-    let mut daemon = Daemon(
-        Command::new(BIN)
-            .args(["--no-rt", "--config"])
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut daemon = support::daemon::spawn(&cfg, Stdio::piped());
     let child = &mut daemon.0;
     let pid = child.id();
-    let port = port(child);
+    let port = listening_addr(child).port();
     let window = Duration::from_secs(2);
 
     // Baseline: the idle loop's own cost (it wakes every cycle) over the same window.
@@ -235,7 +173,7 @@ fn running_out_of_descriptors_neither_spins_nor_stays_silent_and_serving_resumes
     }
     drop(clients);
     sigterm(child);
-    let (st, err) = wait_exit(child, Duration::from_secs(10));
+    let (st, err) = exit_and_stderr(child, Duration::from_secs(10));
     assert!(st.success(), "{err}");
     assert!(
         err.contains("accept failed: Too many open files"),

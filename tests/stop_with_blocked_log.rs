@@ -5,27 +5,16 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use s7rt::client::Client;
 use s7rt::wire::var::Area;
 
-const BIN: &str = env!("CARGO_BIN_EXE_s7rtd");
-
-/// Kills the daemon if the test fails before it stopped it.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
+mod support;
+use support::daemon::{listening_addr, sigterm, spawn, wait_exit};
 
 /// True when a thread of `pid` sleeps in a write to its stderr (fd 2): `syscall` shows the
 /// system call number (1 = write on x86-64) and the descriptor; `wchan` the kernel function.
@@ -68,27 +57,10 @@ fn sigterm_stops_at_once_and_writes_histograms_and_snapshot_while_stderr_is_a_pi
 
     // stderr: a pipe whose read end this test holds and does not read until the end.
     let (read_end, write_end) = nix::unistd::pipe().unwrap();
-    let mut daemon = Daemon(
-        Command::new(BIN)
-            .args(["--no-rt", "--config"])
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(write_end))
-            .spawn()
-            .unwrap(),
-    );
+    let mut daemon = spawn(&cfg, Stdio::from(write_end));
     let child = &mut daemon.0;
     let pid = child.id();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("s7rtd: listening on ")
-        .unwrap_or_else(|| panic!("got {line:?}"))
-        .parse()
-        .unwrap();
+    let addr = listening_addr(child);
 
     // Connections log two lines each: churn until the pipe (64 KiB) is full and a thread of
     // the daemon sleeps writing to it.
@@ -112,11 +84,7 @@ fn sigterm_stops_at_once_and_writes_histograms_and_snapshot_while_stderr_is_a_pi
         .unwrap();
     drop(client);
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    sigterm(child);
     let stop = Instant::now();
     // The listener closes at once...
     while TcpStream::connect(addr).is_ok() {
@@ -128,15 +96,7 @@ fn sigterm_stops_at_once_and_writes_histograms_and_snapshot_while_stderr_is_a_pi
         std::thread::sleep(Duration::from_millis(20));
     }
     // ... and the process ends, waiting at most a second for the stalled log stream.
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if stop.elapsed() > Duration::from_secs(10) {
-            panic!("s7rtd still running 10 s after SIGTERM with stderr blocked");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(child, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 
     // The histograms were written at stop although nothing could be logged.
@@ -156,25 +116,8 @@ fn sigterm_stops_at_once_and_writes_histograms_and_snapshot_while_stderr_is_a_pi
     );
 
     // The final snapshot was written at stop: a new server (stderr read) restores the write.
-    let mut again = Daemon(
-        Command::new(BIN)
-            .args(["--no-rt", "--config"])
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(again.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr2: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("s7rtd: listening on ")
-        .unwrap_or_else(|| panic!("restart said {line:?}"))
-        .parse()
-        .unwrap();
+    let mut again = spawn(&cfg, Stdio::null());
+    let addr2 = listening_addr(&mut again.0);
     let mut buf = [0u8; 20];
     Client::connect(addr2, 0, 1, 240)
         .unwrap()

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use s7rt::client::Client;
 use s7rt::config::Config;
-use s7rt::host::Notification;
+use s7rt::host::{HostError, Notification};
 use s7rt::server::Server;
-use s7rt::tags::{TagAccessError, Value};
+use s7rt::tags::Value;
 use s7rt::wire::var::Area;
 
 const TAGS: &str = r#"
@@ -169,15 +169,14 @@ fn the_host_reads_and_writes_typed_values_by_tag() {
     let speed = tags.get("Line4.Speed").unwrap();
     let run = tags.get("Line4.Run").unwrap();
     let recipe = tags.get("Line4.Recipe").unwrap();
-    assert_eq!(speed.read_via(&host), Ok(Value::Real(12.5)));
-    speed.write_via(&host, &Value::Real(-0.5)).unwrap();
-    recipe
-        .write_via(&host, &Value::String("Brot".into()))
+    assert_eq!(host.read_tag(speed), Ok(Value::Real(12.5)));
+    host.write_tag(speed, &Value::Real(-0.5)).unwrap();
+    host.write_tag(recipe, &Value::String("Brot".into()))
         .unwrap();
     // A bit write keeps the byte's other bits: set bit 5 by S7 first.
     let mut c = Client::connect(server.local_addr(), 0, 1, 480).unwrap();
     c.write(Area::DataBlock, 1, 0, &[0x28]).unwrap();
-    run.write_via(&host, &Value::Bool(false)).unwrap();
+    host.write_tag(run, &Value::Bool(false)).unwrap();
     host.sync().unwrap();
     let db1 = read(&mut c, Area::DataBlock, 1, 0, 16);
     assert_eq!(db1[0], 0x20, "bit 3 cleared, bit 5 kept");
@@ -185,17 +184,14 @@ fn the_host_reads_and_writes_typed_values_by_tag() {
     assert_eq!(db1[10..16], [8, 4, b'B', b'r', b'o', b't']);
     c.write(Area::Flags, 0, 2, &[0x80, 0x00]).unwrap();
     let count = tags.get("Count").unwrap();
-    assert_eq!(count.read_via(&host), Ok(Value::Int(i16::MIN)));
+    assert_eq!(host.read_tag(count), Ok(Value::Int(i16::MIN)));
     assert_eq!(
-        speed.write_via(&host, &Value::Int(1)),
-        Err(TagAccessError::Value(s7rt::tags::ValueError::TypeMismatch(
+        host.write_tag(speed, &Value::Int(1)),
+        Err(HostError::Value(s7rt::tags::ValueError::TypeMismatch(
             "REAL cannot hold an INT".into()
         )))
     );
     drop(c);
     server.shutdown().unwrap();
-    assert!(matches!(
-        speed.read_via(&host),
-        Err(TagAccessError::Host(s7rt::host::HostError::Stopped))
-    ));
+    assert!(matches!(host.read_tag(speed), Err(HostError::Stopped)));
 }

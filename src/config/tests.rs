@@ -1,5 +1,6 @@
 //! Unit tests of configuration parsing and validation.
 use super::*;
+use crate::plc::BlockType;
 use crate::wire::var::Area;
 
 #[test]

@@ -57,6 +57,8 @@ pub enum CtlCommand {
     Read {
         /// Tag name or STEP 7 address (DB1.DBD4, MW10, E0.1, …).
         tag: String,
+        // Doc comments here are the --help text, which shows `[`, `]` and `\` as written.
+        #[allow(rustdoc::broken_intra_doc_links)]
         /// Type for a bare address (REAL, INT, STRING[20], …).
         #[arg(long = "type", value_name = "TYPE")]
         ty: Option<String>,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value as J};
 
 use super::protocol::Failure;
-use super::{Backend, Change, ClientWrite, Note, Subscription};
+use super::{Backend, Change, Subscription};
 use crate::host::{Host, HostError, Notification, Notifications};
 use crate::wire::var::Area;
 
@@ -46,22 +46,11 @@ fn failure(e: HostError) -> Failure {
 struct HostSub(Notifications);
 
 impl Subscription for HostSub {
-    fn next(&mut self, timeout: Duration) -> Option<Note> {
+    fn next(&mut self, timeout: Duration) -> Option<Notification> {
         let deadline = Instant::now() + timeout;
         loop {
             match self.0.try_recv() {
-                Some(Notification::Write(w)) => {
-                    return Some(Note::Write(ClientWrite {
-                        seq: w.seq,
-                        conn: w.conn,
-                        area: w.area,
-                        db: w.db,
-                        offset: w.offset,
-                        bit: w.bit,
-                        data: w.data,
-                    }))
-                }
-                Some(Notification::Lagged(n)) => return Some(Note::Lagged(n)),
+                Some(n) => return Some(n),
                 None if Instant::now() >= deadline => return None,
                 None => std::thread::sleep(Duration::from_millis(1)),
             }

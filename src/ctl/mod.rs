@@ -23,6 +23,7 @@ pub mod server;
 
 use std::time::Duration;
 
+use crate::host::Notification;
 use crate::wire::var::Area;
 use protocol::Failure;
 
@@ -58,38 +59,10 @@ pub enum Change {
     },
 }
 
-/// A write an S7 client made, as the backend reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientWrite {
-    /// Sequence number (consecutive while nothing was lost).
-    pub seq: u64,
-    /// The client's connection slot.
-    pub conn: u16,
-    /// Area.
-    pub area: Area,
-    /// DB number (DB only).
-    pub db: u16,
-    /// First byte.
-    pub offset: usize,
-    /// Bit number of a bit write (then `data[0]` bit 0 is the value).
-    pub bit: Option<u8>,
-    /// The bytes written.
-    pub data: Vec<u8>,
-}
-
-/// What a subscription yields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Note {
-    /// A client write.
-    Write(ClientWrite),
-    /// This many client writes were lost before reaching the control server.
-    Lagged(u64),
-}
-
 /// A live stream of client writes; dropping it ends the subscription.
 pub trait Subscription: Send {
-    /// The next note, waiting at most `timeout`.
-    fn next(&mut self, timeout: Duration) -> Option<Note>;
+    /// The next client write (or how many were lost), waiting at most `timeout`.
+    fn next(&mut self, timeout: Duration) -> Option<Notification>;
 }
 
 /// How the control server reaches the image. Calls come from ordinary threads and may

@@ -34,7 +34,10 @@
 //! calls allocate and one lock orders the transactions of all clones of a handle (a read
 //! holds it until its answer arrives, at most about one loop cycle).
 
+mod batch;
 mod command;
+mod config;
+mod error;
 mod notify;
 pub(crate) mod port;
 pub(crate) mod sink;
@@ -44,14 +47,18 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use batch::Batch;
 pub use command::CHUNK;
+pub use config::HostConfig;
+pub use error::HostError;
+pub(crate) use notify::tag_names;
 pub use notify::{ClientWrite, Notification, Notifications};
 
 use command::{Command, Op, Reply};
 use port::{HostPort, Shared};
 
 use crate::plc::image::TIMER_COUNTER_LEN;
-use crate::plc::{ImageSpec, ItemError};
+use crate::plc::ImageSpec;
 use crate::wire::var::Area;
 
 /// How long a read or [`Host::sync`] waits for the RT thread's answer.
@@ -59,176 +66,6 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Finds the names of the tags a write touches: `(area, db, offset, len, bit)`.
 pub type TagNames = Arc<dyn Fn(Area, u16, usize, usize, Option<u8>) -> Vec<String> + Send + Sync>;
-
-/// `[host]` in the configuration: queue sizes and the RT thread's per-turn budget.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HostConfig {
-    /// Host → RT commands the queue holds.
-    pub command_queue: usize,
-    /// RT → host notification slots the queue holds.
-    pub notify_queue: usize,
-    /// Commands the RT thread takes per loop turn.
-    pub budget: usize,
-    /// Commands one transaction may have (a batch, or one large write or read).
-    pub max_batch: usize,
-    /// Control socket path (see `crate::ctl`): unset, the default
-    /// `/run/s7rtd/s7rtd.sock`; empty, no socket.
-    pub socket: Option<std::path::PathBuf>,
-    /// Control socket clients served at once.
-    pub socket_clients: usize,
-}
-
-impl HostConfig {
-    /// Checks the values; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
-        for (key, v, range) in [
-            ("host.command_queue", self.command_queue, 1..=1_048_576),
-            ("host.notify_queue", self.notify_queue, 1..=1_048_576),
-            ("host.budget", self.budget, 1..=65_536),
-            ("host.max_batch", self.max_batch, 1..=4096),
-            ("host.socket_clients", self.socket_clients, 1..=1024),
-        ] {
-            if !range.contains(&v) {
-                return Err(format!(
-                    "config key `{key}`: {v} is outside {}..={}",
-                    range.start(),
-                    range.end()
-                ));
-            }
-        }
-        if self.max_batch > self.command_queue {
-            return Err(format!(
-                "config key `host.max_batch`: {} exceeds host.command_queue = {} (a batch must fit the queue)",
-                self.max_batch, self.command_queue
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Default for HostConfig {
-    fn default() -> Self {
-        HostConfig {
-            command_queue: 1024,
-            notify_queue: 1024,
-            budget: 64,
-            max_batch: 256,
-            socket: None,
-            socket_clients: 16,
-        }
-    }
-}
-
-/// Why a host call did not do what it asked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostError {
-    /// No such area, or no such DB.
-    NoSuchObject {
-        /// The area asked for.
-        area: Area,
-        /// The DB asked for (DB/DI).
-        db: u16,
-    },
-    /// The range does not lie inside the area.
-    OutOfRange {
-        /// The area asked for.
-        area: Area,
-        /// The DB asked for (DB/DI).
-        db: u16,
-        /// First byte asked for.
-        offset: usize,
-        /// Bytes asked for.
-        len: usize,
-        /// Size of the area.
-        size: usize,
-    },
-    /// A bit number above 7.
-    BadBit(u8),
-    /// The command queue has no room for the transaction: nothing of it was queued.
-    QueueFull {
-        /// Commands the transaction needs.
-        needed: usize,
-        /// Free places in the queue.
-        free: usize,
-    },
-    /// The transaction has more commands than `[host] max_batch`.
-    BatchTooLarge {
-        /// Commands the transaction needs.
-        commands: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// The RT thread refused the access (e.g. a client deleted the DB).
-    Refused(ItemError),
-    /// The RT thread did not answer within the timeout.
-    Timeout,
-    /// The server has stopped.
-    Stopped,
-    /// Another [`Notifications`] receiver exists.
-    AlreadySubscribed,
-    /// The tag name or address does not resolve (typed access).
-    Tag(crate::tags::ResolveError),
-    /// The value does not suit the tag's type, or the bytes read are no valid value.
-    Value(crate::tags::ValueError),
-}
-
-impl std::fmt::Display for HostError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HostError::NoSuchObject { area, db } => match area {
-                Area::DataBlock | Area::InstanceDataBlock => write!(f, "DB{db} does not exist"),
-                _ => write!(f, "area {area:?} does not exist"),
-            },
-            HostError::OutOfRange {
-                area,
-                db,
-                offset,
-                len,
-                size,
-            } => write!(
-                f,
-                "{len} bytes at offset {offset} do not fit {} ({size} bytes)",
-                AreaName(*area, *db)
-            ),
-            HostError::BadBit(b) => write!(f, "bit {b} is not 0..=7"),
-            HostError::QueueFull { needed, free } => write!(
-                f,
-                "host command queue full ({needed} commands needed, {free} free): retry later or raise [host] command_queue"
-            ),
-            HostError::BatchTooLarge { commands, max } => write!(
-                f,
-                "transaction of {commands} commands exceeds [host] max_batch = {max}"
-            ),
-            HostError::Refused(e) => write!(f, "refused by the server: {e:?}"),
-            HostError::Timeout => write!(f, "the server did not answer in time"),
-            HostError::Stopped => write!(f, "the server has stopped"),
-            HostError::AlreadySubscribed => {
-                write!(f, "another receiver of client-write notifications exists")
-            }
-            HostError::Tag(e) => write!(f, "{e}"),
-            HostError::Value(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for HostError {}
-
-struct AreaName(Area, u16);
-
-impl std::fmt::Display for AreaName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Area::DataBlock | Area::InstanceDataBlock => write!(f, "DB{}", self.1),
-            Area::Inputs => f.write_str("inputs"),
-            Area::Outputs => f.write_str("outputs"),
-            Area::Flags => f.write_str("flags"),
-            Area::Timers => f.write_str("timers"),
-            Area::Counters => f.write_str("counters"),
-            a => write!(f, "{a:?}"),
-        }
-    }
-}
 
 /// Counters of the host traffic since start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -533,114 +370,5 @@ impl Host {
                 std::thread::sleep(Duration::from_micros(20));
             }
         }
-    }
-}
-
-/// Writes and reads applied together, between two S7 jobs, in the order given. Built on
-/// the host side; [`Batch::commit`] queues it whole or not at all.
-#[derive(Debug)]
-pub struct Batch<'h> {
-    host: &'h Host,
-    cmds: Vec<Command>,
-    /// Per read: (index of its first command, length).
-    reads: Vec<(usize, usize)>,
-}
-
-impl Batch<'_> {
-    /// Adds a write of `data` at `offset` (see [`Host::write`]).
-    pub fn write(
-        &mut self,
-        area: Area,
-        db: u16,
-        offset: usize,
-        data: &[u8],
-    ) -> Result<&mut Self, HostError> {
-        self.host.inner.layout.check(area, db, offset, data.len())?;
-        for (i, chunk) in data.chunks(CHUNK).enumerate() {
-            let mut c = Command::new(Op::Write, area, db, (offset + i * CHUNK) as u32);
-            c.len = chunk.len() as u8;
-            if let Some(d) = c.data.get_mut(..chunk.len()) {
-                d.copy_from_slice(chunk);
-            }
-            self.cmds.push(c);
-        }
-        Ok(self)
-    }
-
-    /// Adds a bit write (see [`Host::write_bit`]).
-    pub fn write_bit(
-        &mut self,
-        area: Area,
-        db: u16,
-        offset: usize,
-        bit: u8,
-        value: bool,
-    ) -> Result<&mut Self, HostError> {
-        if bit > 7 {
-            return Err(HostError::BadBit(bit));
-        }
-        self.host.inner.layout.check(area, db, offset, 1)?;
-        let mut c = Command::new(Op::WriteBit(bit), area, db, offset as u32);
-        c.len = 1;
-        c.data[0] = u8::from(value);
-        self.cmds.push(c);
-        Ok(self)
-    }
-
-    /// Adds a read of `len` bytes; [`Batch::commit`] returns the reads' data in the order
-    /// they were added. A read sees the batch's earlier writes.
-    pub fn read(
-        &mut self,
-        area: Area,
-        db: u16,
-        offset: usize,
-        len: usize,
-    ) -> Result<&mut Self, HostError> {
-        self.host.inner.layout.check(area, db, offset, len)?;
-        self.reads.push((self.cmds.len(), len));
-        let mut at = 0;
-        while at < len {
-            let n = (len - at).min(CHUNK);
-            let mut c = Command::new(Op::Read, area, db, (offset + at) as u32);
-            c.len = n as u8;
-            self.cmds.push(c);
-            at += n;
-        }
-        Ok(self)
-    }
-
-    /// Commands the batch holds so far (its size against `[host] max_batch`).
-    pub fn len(&self) -> usize {
-        self.cmds.len()
-    }
-
-    /// True when nothing was added.
-    pub fn is_empty(&self) -> bool {
-        self.cmds.is_empty()
-    }
-
-    /// Queues the batch whole (or nothing of it, with the error) and, when it holds reads,
-    /// waits for their data.
-    pub fn commit(mut self) -> Result<Vec<Vec<u8>>, HostError> {
-        let mut answers = 0;
-        for (i, c) in self.cmds.iter_mut().enumerate() {
-            if c.op == Op::Read {
-                c.index = i as u16;
-                answers += 1;
-            }
-        }
-        let mut replies = self.host.submit(&mut self.cmds, answers)?;
-        replies.sort_unstable_by_key(|r| r.index);
-        let mut out = Vec::with_capacity(self.reads.len());
-        let mut it = replies.iter().peekable();
-        for &(first, len) in &self.reads {
-            let mut v = Vec::with_capacity(len);
-            while let Some(r) = it.next_if(|r| usize::from(r.index) >= first && v.len() < len) {
-                r.result.map_err(HostError::Refused)?;
-                v.extend_from_slice(r.data.get(..usize::from(r.len)).unwrap_or(&[]));
-            }
-            out.push(v);
-        }
-        Ok(out)
     }
 }

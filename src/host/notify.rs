@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::command::Slot;
 use super::port::Shared;
 use super::TagNames;
+use crate::tags::TagTable;
 use crate::wire::var::Area;
 
 /// One write an S7 client made, with its data.
@@ -179,4 +180,22 @@ impl Drop for Notifications {
     fn drop(&mut self) {
         self.shared.subscribed.store(false, Ordering::Release);
     }
+}
+
+/// The host API's lookup of the tags a client write touches (`None` without tags, so
+/// notifications carry no names and cost no lookup).
+pub(crate) fn tag_names(tags: &Arc<TagTable>) -> Option<TagNames> {
+    if tags.is_empty() {
+        return None;
+    }
+    let tags = tags.clone();
+    Some(Arc::new(move |area, db, offset, len, bit| {
+        u32::try_from(offset)
+            .map(|o| {
+                tags.covering(area, db, o, len, bit)
+                    .map(|t| t.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }))
 }

@@ -110,16 +110,6 @@ impl Image {
         self.dbs.iter().map(|d| (d.number, d.data.len()))
     }
 
-    /// Mutable access for start-up content (DB init files, tag initial values, restored
-    /// snapshots): like [`Memory::area_mut`], but read-only DBs are writable too.
-    pub fn area_init_mut(&mut self, area: Area, db: u16) -> Result<&mut [u8], ItemError> {
-        if let Area::DataBlock | Area::InstanceDataBlock = area {
-            let i = self.db_index(db)?;
-            return Ok(&mut self.dbs[i].data);
-        }
-        self.area_mut(area, db)
-    }
-
     /// Writes to every page of every buffer so no page fault happens after start-up.
     pub fn prefault(&mut self) {
         let touch = |b: &mut [u8]| {

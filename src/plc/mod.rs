@@ -7,12 +7,14 @@
 pub(crate) mod clock;
 pub(crate) mod cpu;
 pub(crate) mod diag;
+mod guarded;
 pub(crate) mod image;
 pub(crate) mod personality;
 pub(crate) mod staging;
 
 pub use clock::{Mono, Now};
 pub use cpu::{scramble, BlockType, ConnType, Cpu, CpuSpec, Mode, Refusal};
+pub(crate) use guarded::Guarded;
 pub use image::{DbSpec, Image, ImageSpec};
 pub use personality::Personality;
 
@@ -55,9 +57,10 @@ pub trait Memory {
     fn area(&self, area: Area, db: u16) -> Result<&[u8], ItemError>;
     /// The whole area for writing; `AccessDenied` for read-only objects.
     fn area_mut(&mut self, area: Area, db: u16) -> Result<&mut [u8], ItemError>;
-    /// The whole area for writing by the image's owner (the host application, restoring a
-    /// snapshot): like [`Memory::area_mut`] but read-only DBs are writable, since they are
-    /// read-only for clients only. The default is [`Memory::area_mut`].
+    /// The whole area for writing by the image's owner (start-up content such as DB init
+    /// files and tag initial values, the host application, restoring a snapshot): like
+    /// [`Memory::area_mut`] but read-only DBs are writable, since they are read-only for
+    /// clients only. The default is [`Memory::area_mut`].
     fn owner_area_mut(&mut self, area: Area, db: u16) -> Result<&mut [u8], ItemError> {
         self.area_mut(area, db)
     }

@@ -1,7 +1,7 @@
 //! Which real-time measures a running server got: the facts behind the start-up line and the
 //! `s7rtd_rt_measure_applied` metric.
 
-use crate::config::RtConfig;
+use super::RtConfig;
 
 /// One real-time measure the server tries at start-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,21 +1,20 @@
 //! The real-time toolkit: memory locking and prefaulting, CPU pinning, SCHED_FIFO, and the
 //! PM QoS request, each reported as what was missing and how to grant it.
 
+mod config;
 pub mod cycle;
 pub mod measures;
 mod preempt_rt;
 pub(crate) mod sys;
 
+pub use config::RtConfig;
 pub use sys::thread_faults;
 
 /// Warnings for a configuration in which the loop's cycle or its input waits for a kernel
 /// thread (`ktimers/N`, `irq/N-*`) that runs below the loop on its CPU; empty when real-time
 /// measures are off. `cycle` is the mechanism in use, as chosen at start. Each warning says
 /// what follows and what to do (see `preempt_rt`).
-pub fn kernel_thread_warnings(
-    rt: &crate::config::RtConfig,
-    cycle: &cycle::CycleChoice,
-) -> Vec<String> {
+pub fn kernel_thread_warnings(rt: &RtConfig, cycle: &cycle::CycleChoice) -> Vec<String> {
     if !rt.enabled {
         return Vec::new();
     }

@@ -6,9 +6,8 @@
 //! PDU length (0 = no answer) and what it answered. Every job is answered once, with the
 //! client's PDU reference echoed; what is not served gets an S7 error, never silence.
 
-use crate::access::Guarded;
 use crate::events::{Event, EventSink, WriteRef};
-use crate::plc::Memory;
+use crate::plc::{Guarded, Memory};
 use crate::service::ctx::{Ctx, UdAnswer};
 use crate::service::{
     control, download, read_var, upload, userdata as ud_service, write_var, Answer, JobError,

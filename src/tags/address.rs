@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Offsets here are byte offsets into the area as [`crate::plc::Memory::area`] returns it,
-//! the same unit as [`crate::events::Event::ClientWrite`] reports, so a timer `T5` is at
+//! the same unit as [`crate::host::ClientWrite`] reports, so a timer `T5` is at
 //! offset 10. Nothing here checks an area's size: that is the configuration's job.
 
 use crate::plc::image::TIMER_COUNTER_LEN;

@@ -104,27 +104,6 @@ impl Tag {
     pub fn encode(&self, v: &Value, out: &mut [u8]) -> Result<(), ValueError> {
         v.encode(self.ty, self.address.bit, out)
     }
-
-    /// Reads the tag's value from a running server through the host API (between two S7
-    /// jobs, so never half of a client's write).
-    pub fn read_via(&self, host: &crate::host::Host) -> Result<Value, TagAccessError> {
-        let a = &self.address;
-        let bytes = host.read(a.area, a.db, self.offset(), self.byte_len())?;
-        Ok(Value::decode(self.ty, a.bit, &bytes)?)
-    }
-
-    /// Writes `v` into a running server through the host API: a BOOL as a bit write (the
-    /// byte's other bits keep what the image has), anything else as its encoded bytes.
-    /// Returns once queued, like [`crate::host::Host::write`].
-    pub fn write_via(&self, host: &crate::host::Host, v: &Value) -> Result<(), TagAccessError> {
-        let a = &self.address;
-        if let (Value::Bool(b), Some(bit)) = (v, a.bit) {
-            return Ok(host.write_bit(a.area, a.db, self.offset(), bit, *b)?);
-        }
-        let mut bytes = vec![0u8; self.byte_len()];
-        self.encode(v, &mut bytes)?;
-        Ok(host.write(a.area, a.db, self.offset(), &bytes)?)
-    }
 }
 
 /// Why a tag cannot be read from or written to an image.
@@ -134,14 +113,6 @@ pub enum TagAccessError {
     Item(ItemError),
     /// The bytes are no valid value, or the value does not suit the type.
     Value(ValueError),
-    /// The host API refused or could not complete the access.
-    Host(crate::host::HostError),
-}
-
-impl From<crate::host::HostError> for TagAccessError {
-    fn from(e: crate::host::HostError) -> Self {
-        TagAccessError::Host(e)
-    }
 }
 
 impl From<ItemError> for TagAccessError {
@@ -166,7 +137,6 @@ impl core::fmt::Display for TagAccessError {
             TagAccessError::Item(ItemError::AccessDenied) => f.write_str("read-only DB"),
             TagAccessError::Item(e) => write!(f, "{e:?}"),
             TagAccessError::Value(e) => write!(f, "{e}"),
-            TagAccessError::Host(e) => write!(f, "{e}"),
         }
     }
 }

@@ -4,9 +4,9 @@
 //! auto-resize) and recorded with `saturating_record`, which clamps instead of growing, so
 //! recording never allocates.
 //!
-//! The RT thread records into [`LoopStats`] (fixed-size recorders with the histograms'
-//! bucket layout, see [`recorder`]). Every report interval it swaps them with empty ones
-//! taken from an [`Exchange`] (two bounded lock-free queues of boxed, pre-allocated
+//! The RT thread records into `LoopStats` (fixed-size recorders with the histograms'
+//! bucket layout, see `recorder`). Every report interval it swaps them with empty ones
+//! taken from an `Exchange` (two bounded lock-free queues of boxed, pre-allocated
 //! snapshots) and hands the full ones to housekeeping, which turns them into a
 //! [`Telemetry`] of HdrHistograms, logs a one-line summary, adds it to the running total and
 //! returns the emptied box. Swapping boxes moves pointers only, so the RT side

@@ -11,6 +11,8 @@
 
 use std::time::Duration;
 
+pub mod daemon;
+
 use s7rt::events::{CloseReason, Event, EventSink};
 use s7rt::plc::{Cpu, CpuSpec, DbSpec, Image, ImageSpec, Memory, Now};
 use s7rt::session::{Limits, Session};

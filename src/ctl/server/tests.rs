@@ -2,21 +2,25 @@
 //! backend; the daemon's backend, the host API, is tested in tests/interop/ctl).
 
 use super::*;
+use crate::ctl::Change;
+use crate::host::{ClientWrite, Notification};
 use crate::plc::{DbSpec, Image, ImageSpec, Memory};
 use crate::tags::TagConfig;
+use crate::wire::var::Area;
+use serde_json::Value as J;
 use std::io::{BufRead, BufReader};
 use std::sync::mpsc::Receiver;
 
 struct Fake {
     image: Mutex<Image>,
-    notes: Mutex<Option<SyncSender<Note>>>,
+    notes: Mutex<Option<SyncSender<Notification>>>,
     subscribed: AtomicBool,
 }
 
-struct FakeSub(Receiver<Note>);
+struct FakeSub(Receiver<Notification>);
 
 impl Subscription for FakeSub {
-    fn next(&mut self, timeout: Duration) -> Option<Note> {
+    fn next(&mut self, timeout: Duration) -> Option<Notification> {
         self.0.recv_timeout(timeout).ok()
     }
 }
@@ -52,7 +56,7 @@ impl Fake {
         if let Some(tx) = lock(&self.notes).as_ref() {
             // Blocking, like a queue that never overflows: what the server does with its
             // watchers is under test here, not the notification queue.
-            let _ = tx.send(Note::Write(ClientWrite {
+            let _ = tx.send(Notification::Write(ClientWrite {
                 seq,
                 conn: 5,
                 area,
@@ -60,6 +64,7 @@ impl Fake {
                 offset,
                 bit: None,
                 data: data.to_vec(),
+                tags: Vec::new(),
             }));
         }
     }
@@ -401,7 +406,7 @@ fn watch_streams_client_and_host_writes_with_tag_values() {
     let deadline = Instant::now() + Duration::from_secs(2);
     while lock(&fake.notes)
         .as_ref()
-        .is_some_and(|tx| tx.try_send(Note::Lagged(0)).is_ok())
+        .is_some_and(|tx| tx.try_send(Notification::Lagged(0)).is_ok())
     {
         assert!(Instant::now() < deadline, "subscription kept");
         std::thread::sleep(Duration::from_millis(10));

@@ -21,13 +21,20 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value as J};
+use serde_json::json;
 
 use super::hub::{Hub, Line, WATCH_QUEUE};
-use super::protocol::{self, area_name, Failure, Request, WriteItem, MAX_LINE};
-use super::{Backend, Change, ClientWrite, Note, Subscription};
-use crate::tags::{Tag, TagTable, Value};
-use crate::wire::var::Area;
+use super::protocol::{self, Failure, MAX_LINE};
+use super::{Backend, Subscription};
+use crate::plc::Mono;
+use crate::tags::TagTable;
+use crate::throttle::Throttle;
+
+mod events;
+mod requests;
+
+use events::event_loop;
+use requests::handle_line;
 
 /// Settings of the socket (`[host] socket`, `socket_clients`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,7 +204,11 @@ impl Drop for ControlServer {
 /// How often the accept thread looks for new clients and for the stop flag.
 const ACCEPT_POLL: Duration = Duration::from_millis(10);
 
+/// At most one warning of failing accepts per this interval (each saying how many failed).
+const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(10);
+
 fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
+    let mut accept_errors = Throttle::new(ACCEPT_WARN_EVERY);
     while !shared.stop.load(Ordering::Acquire) {
         let mut stream = match listener.accept() {
             Ok((s, _)) => s,
@@ -206,7 +217,14 @@ fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
                 continue;
             }
             Err(e) => {
-                log::warn!("control socket: accept failed: {e}");
+                // Out of descriptors, this fails every turn until one is freed.
+                match accept_errors.failed(Mono::now()) {
+                    Some(1) => log::warn!("control socket: accept failed: {e}"),
+                    Some(n) => log::warn!(
+                        "control socket: accept failed: {e} ({n} failures since the last warning)"
+                    ),
+                    None => {}
+                }
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
@@ -363,270 +381,6 @@ fn read_loop(
             if tx.send(protocol::error_line(&None, &f)).is_err() {
                 return;
             }
-        }
-    }
-}
-
-/// Executes one request line and returns the answer line.
-fn handle_line(
-    conn: u64,
-    line: &[u8],
-    tx: &SyncSender<Line>,
-    lagged: &Arc<AtomicU64>,
-    shared: &Shared,
-) -> String {
-    shared.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let parsed = protocol::parse(line, &shared.tags);
-    let result = parsed
-        .request
-        .and_then(|r| execute(conn, r, tx, lagged, shared));
-    match result {
-        Ok(fields) => protocol::ok_line(&parsed.id, fields),
-        Err(f) => {
-            shared.counters.errors.fetch_add(1, Ordering::Relaxed);
-            protocol::error_line(&parsed.id, &f)
-        }
-    }
-}
-
-fn execute(
-    conn: u64,
-    request: Request,
-    tx: &SyncSender<Line>,
-    lagged: &Arc<AtomicU64>,
-    shared: &Shared,
-) -> Result<J, Failure> {
-    match request {
-        Request::Read(tags) => {
-            let ranges: Vec<_> = tags
-                .iter()
-                .map(|t| (t.address.area, t.address.db, t.offset(), t.byte_len()))
-                .collect();
-            let data = shared.backend.read(&ranges)?;
-            let values: Vec<_> = tags
-                .iter()
-                .zip(&data)
-                .map(|(t, d)| (t, Value::decode(t.ty, t.address.bit, d)))
-                .collect();
-            if let [(t, v)] = values.as_slice() {
-                let v = v
-                    .as_ref()
-                    .map_err(|e| Failure::new(e.code(), format!("{}: {e}", t.name)))?;
-                return Ok(protocol::tag_value(t, Ok(v)));
-            }
-            Ok(json!({"items": values
-                .iter()
-                .map(|(t, v)| protocol::tag_value(t, v.as_ref()))
-                .collect::<Vec<_>>()}))
-        }
-        Request::Write(items) => {
-            let changes = items.iter().map(change_of).collect::<Result<Vec<_>, _>>()?;
-            shared.backend.write(&changes)?;
-            if shared.hub.watchers() > 0 {
-                for (item, change) in items.iter().zip(&changes) {
-                    shared.hub.publish(&host_event(conn, item, change));
-                }
-            }
-            if let [item] = items.as_slice() {
-                return Ok(protocol::tag_value(&item.tag, Ok(&item.value)));
-            }
-            Ok(json!({"items": items
-                .iter()
-                .map(|i| protocol::tag_value(&i.tag, Ok(&i.value)))
-                .collect::<Vec<_>>()}))
-        }
-        Request::Watch => {
-            shared.hub.watch(conn, tx.clone(), lagged.clone());
-            let mut sub = lock(&shared.sub);
-            if sub.is_none() {
-                match shared.backend.subscribe() {
-                    Ok(s) => *sub = Some(s),
-                    Err(f) => {
-                        drop(sub);
-                        shared.hub.unwatch(conn);
-                        return Err(f);
-                    }
-                }
-            }
-            Ok(json!({"watching": true}))
-        }
-        Request::Unwatch => {
-            shared.hub.unwatch(conn);
-            Ok(json!({"watching": false}))
-        }
-        Request::Status => Ok(json!({"status": status(shared)})),
-        Request::Tags => Ok(json!({"tags": shared
-            .tags
-            .iter()
-            .map(|t| json!({
-                "name": t.name,
-                "address": t.address.to_string(),
-                "type": t.ty.to_string(),
-                "retain": t.retain,
-            }))
-            .collect::<Vec<_>>()})),
-    }
-}
-
-fn status(shared: &Shared) -> J {
-    let c = &shared.counters;
-    let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let mut s = shared.backend.status();
-    if !s.is_object() {
-        s = json!({});
-    }
-    s["control"] = json!({
-        "socket": shared.cfg.path.display().to_string(),
-        "uptime_s": shared.started.elapsed().as_secs(),
-        "clients": shared.clients.load(Ordering::Relaxed),
-        "max_clients": shared.cfg.max_clients,
-        "watchers": shared.hub.watchers(),
-        "connections": l(&c.connections),
-        "refused_busy": l(&c.refused_busy),
-        "requests": l(&c.requests),
-        "errors": l(&c.errors),
-        "events_delivered": l(&shared.hub.stats.delivered),
-        "events_lagged": l(&shared.hub.stats.lagged),
-        "dropped_slow": l(&c.dropped_slow),
-    });
-    s
-}
-
-/// The image change for one write item.
-fn change_of(item: &WriteItem) -> Result<Change, Failure> {
-    let a = &item.tag.address;
-    if let (Value::Bool(v), Some(bit)) = (&item.value, a.bit) {
-        return Ok(Change::Bit {
-            area: a.area,
-            db: a.db,
-            offset: item.tag.offset(),
-            bit,
-            value: *v,
-        });
-    }
-    let mut data = vec![0u8; item.tag.byte_len()];
-    item.tag
-        .encode(&item.value, &mut data)
-        .map_err(|e| Failure::new(e.code(), format!("{}: {e}", item.tag.name)))?;
-    Ok(Change::Bytes {
-        area: a.area,
-        db: a.db,
-        offset: item.tag.offset(),
-        data,
-    })
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Event line of a write made through the socket.
-fn host_event(conn: u64, item: &WriteItem, change: &Change) -> String {
-    let (area, db, offset, bit, data) = match change {
-        Change::Bytes {
-            area,
-            db,
-            offset,
-            data,
-        } => (*area, *db, *offset, None, data.clone()),
-        Change::Bit {
-            area,
-            db,
-            offset,
-            bit,
-            value,
-        } => (*area, *db, *offset, Some(*bit), vec![u8::from(*value)]),
-    };
-    json!({
-        "event": "write",
-        "source": "host",
-        "conn": conn,
-        "area": area_name(area),
-        "db": db,
-        "offset": offset,
-        "len": data.len(),
-        "bit": bit,
-        "data": hex(&data),
-        "tags": [protocol::tag_value(&item.tag, Ok(&item.value))],
-    })
-    .to_string()
-}
-
-/// The tags a client write touches, with their values: decoded from the written bytes when
-/// the write covers the whole tag, read back from the image when it covers part of it.
-fn tags_of_write(shared: &Shared, w: &ClientWrite) -> Vec<J> {
-    let len = if w.bit.is_some() { 1 } else { w.data.len() };
-    shared
-        .tags
-        .covering(w.area, w.db, w.offset as u32, len, w.bit)
-        .map(|t| {
-            let value = match (w.bit, t.address.bit) {
-                (Some(_), Some(_)) => Ok(Value::Bool(w.data.first().is_some_and(|b| b & 1 == 1))),
-                _ => {
-                    let start = t.offset().checked_sub(w.offset);
-                    match start.and_then(|s| w.data.get(s..s + t.byte_len())) {
-                        Some(bytes) => Value::decode(t.ty, t.address.bit, bytes),
-                        None => read_tag(shared, t),
-                    }
-                }
-            };
-            protocol::tag_value(t, value.as_ref())
-        })
-        .collect()
-}
-
-fn read_tag(shared: &Shared, t: &Tag) -> Result<Value, crate::tags::ValueError> {
-    let a = &t.address;
-    match shared
-        .backend
-        .read(&[(a.area, a.db, t.offset(), t.byte_len())])
-    {
-        Ok(d) => Value::decode(t.ty, a.bit, d.first().map_or(&[][..], |v| v)),
-        Err(f) => Err(crate::tags::ValueError::Corrupt(format!(
-            "cannot read it back: {}",
-            f.message
-        ))),
-    }
-}
-
-fn client_event(shared: &Shared, w: &ClientWrite) -> String {
-    let area = match w.area {
-        Area::InstanceDataBlock => Area::DataBlock,
-        a => a,
-    };
-    json!({
-        "event": "write",
-        "source": "client",
-        "conn": w.conn,
-        "seq": w.seq,
-        "area": area_name(area),
-        "db": w.db,
-        "offset": w.offset,
-        "len": w.data.len(),
-        "bit": w.bit,
-        "data": hex(&w.data),
-        "tags": tags_of_write(shared, w),
-    })
-    .to_string()
-}
-
-/// Publishes client writes while anyone watches; holds no subscription otherwise.
-fn event_loop(shared: Arc<Shared>) {
-    while !shared.stop.load(Ordering::Acquire) {
-        let note = {
-            let mut sub = lock(&shared.sub);
-            if shared.hub.watchers() == 0 {
-                *sub = None;
-            }
-            // Polled with a timeout, so the lock is free for a `watch` in between.
-            sub.as_mut().map(|s| s.next(Duration::from_millis(20)))
-        };
-        match note {
-            Some(Some(Note::Write(w))) => shared.hub.publish(&client_event(&shared, &w)),
-            Some(Some(Note::Lagged(n))) => shared.hub.publish(&lagged_line(n, "server")),
-            Some(None) => {}
-            // Nobody watches: nothing to wait for.
-            None => std::thread::sleep(Duration::from_millis(20)),
         }
     }
 }
