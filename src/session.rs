@@ -449,6 +449,9 @@ fn answer<M: Memory, E: EventSink>(
     };
     let Reply { len, answered } = dispatch::answer(pdu, ctx, out);
     let reply = frame(tx, tpdu_len, len);
+    if !dispatch::job_due(ctx) {
+        return (reply, Some(answered)); // the common case: no download under way
+    }
     let rest = tx.get_mut(reply..).unwrap_or_default();
     let job = rest
         .get_mut(FRAME_OVERHEAD..)
@@ -458,6 +461,7 @@ fn answer<M: Memory, E: EventSink>(
 
 /// Wraps the S7 PDU at `tx[7..7 + pdu_len]` into TPKT/DT records of at most the confirmed
 /// TPDU size, in place. Returns the total length (0 if nothing to send).
+#[inline]
 fn frame(tx: &mut [u8], tpdu_len: usize, pdu_len: usize) -> usize {
     if pdu_len == 0 {
         return 0;
@@ -470,6 +474,12 @@ fn frame(tx: &mut [u8], tpdu_len: usize, pdu_len: usize) -> usize {
         let _ = cotp::emit_dt_header(&mut tx[tpkt::HEADER_LEN..], true);
         return FRAME_OVERHEAD + pdu_len;
     }
+    fragment(tx, chunk, pdu_len)
+}
+
+/// [`frame`] of a PDU longer than one TPDU: `k` TPKT/DT records of `chunk` bytes each.
+#[cold]
+fn fragment(tx: &mut [u8], chunk: usize, pdu_len: usize) -> usize {
     let k = pdu_len.div_ceil(chunk);
     if FRAME_OVERHEAD * k + pdu_len > tx.len() {
         return 0;

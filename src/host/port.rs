@@ -92,6 +92,14 @@ impl HostPort {
     }
 
     /// Tells waiting hosts that nothing will be answered any more.
+    /// Nothing to serve: no transaction waiting for room in the reply queue and no command
+    /// queued. Two loads, where an empty [`HostPort::serve`] pays a fenced `pop`; the loop
+    /// checks this every turn (a command queued right after is served the next turn, as it
+    /// would be after an empty `serve`).
+    pub(crate) fn idle(&self) -> bool {
+        !self.waiting && self.shared.commands.is_empty()
+    }
+
     pub(crate) fn stopped(&self) {
         self.shared.running.store(false, Ordering::Release);
     }

@@ -1,7 +1,8 @@
 //! The raw system calls of the RT thread: epoll, non-blocking sockets, scheduling.
 //!
-//! Every call goes through [`syscall!`], which turns `-1` into `io::Error` from errno. This
-//! is the only module allowed `unsafe`; each block says why it is sound.
+//! Set-up calls go through [`syscall!`], which turns `-1` into `io::Error` from errno; the
+//! request path's calls through [`raw_syscall`], which returns `-errno`. This is the only
+//! module allowed `unsafe`; each block says why it is sound.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -18,6 +19,66 @@ macro_rules! syscall {
         let res = unsafe { libc::$fn($($arg),*) };
         if res == -1 { Err(io::Error::last_os_error()) } else { Ok(res) }
     }};
+}
+
+/// A system call of the request path (`read`, `recvmsg`, `sendto`, `epoll_pwait`) made
+/// directly: `-errno` on failure, as the kernel returns it. On x86-64 the `syscall`
+/// instruction itself, which spares each call glibc's `syscall()` wrapper (its argument
+/// shuffle and the errno store and reload); elsewhere through that wrapper. Either way no
+/// cancellation-point bookkeeping, which the RT thread (never cancelled) does not need.
+///
+/// # Safety
+/// The arguments must satisfy system call `nr`'s contract (pointers valid for what it
+/// reads and writes).
+#[inline(always)]
+unsafe fn raw_syscall(nr: libc::c_long, a: [usize; 6]) -> isize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let ret: isize;
+        // SAFETY: the caller upholds the call's contract; the x86-64 syscall ABI takes the
+        // number in rax and arguments in rdi, rsi, rdx, r10, r8, r9, returns in rax and
+        // clobbers rcx and r11; no stack is used.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") nr as isize => ret,
+                in("rdi") a[0],
+                in("rsi") a[1],
+                in("rdx") a[2],
+                in("r10") a[3],
+                in("r8") a[4],
+                in("r9") a[5],
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        ret
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        // SAFETY: as above, through glibc's wrapper, which reports failure in errno.
+        let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+        if r == -1 {
+            -(io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO) as isize)
+        } else {
+            r as isize
+        }
+    }
+}
+
+/// [`raw_syscall`]'s result as a count, `None` for `EAGAIN` and `EINTR` (try again later).
+#[inline(always)]
+fn count_or_again(r: isize) -> io::Result<Option<usize>> {
+    if r >= 0 {
+        return Ok(Some(r as usize));
+    }
+    match -r as i32 {
+        libc::EAGAIN | libc::EINTR => Ok(None),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
 }
 
 /// Creates an epoll instance (close-on-exec).
@@ -61,32 +122,32 @@ pub(crate) fn epoll_wait(
     let max = events.len().min(i32::MAX as usize) as i32;
     let no_mask: *const libc::sigset_t = std::ptr::null();
     // SAFETY: `events` is a valid writable array of `max` entries; `ts` outlives the call;
-    // a null sigmask means "do not change the mask" (its size argument is then unused). A raw
-    // system call, like `read`, to skip glibc's cancellation-point bookkeeping.
+    // a null sigmask means "do not change the mask" (its size argument is then unused).
     let r = unsafe {
-        libc::syscall(
+        raw_syscall(
             libc::SYS_epoll_pwait2,
-            epfd.as_raw_fd(),
-            events.as_mut_ptr(),
-            max,
-            &ts as *const libc::timespec,
-            no_mask,
-            0usize,
+            [
+                epfd.as_raw_fd() as usize,
+                events.as_mut_ptr() as usize,
+                max as usize,
+                &ts as *const libc::timespec as usize,
+                no_mask as usize,
+                0,
+            ],
         )
     };
     if r >= 0 {
         return Ok(r as usize);
     }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::EINTR) => Ok(0),
-        Some(libc::ENOSYS) => {
+    match -r as i32 {
+        libc::EINTR => Ok(0),
+        libc::ENOSYS => {
             // Remembered, so a kernel (or valgrind) without epoll_pwait2 costs one failed
             // call in the process's lifetime, not one per loop turn.
             PWAIT2_MISSING.store(true, Ordering::Relaxed);
             epoll_wait_ms(epfd, events, timeout)
         }
-        _ => Err(err),
+        e => Err(io::Error::from_raw_os_error(e)),
     }
 }
 
@@ -99,22 +160,22 @@ fn epoll_wait_forever(epfd: &OwnedFd, events: &mut [libc::epoll_event]) -> io::R
     // maps it to epoll_pwait): use epoll_pwait with no signal mask, present everywhere.
     let no_mask: *const libc::sigset_t = std::ptr::null();
     let r = unsafe {
-        libc::syscall(
+        raw_syscall(
             libc::SYS_epoll_pwait,
-            epfd.as_raw_fd(),
-            events.as_mut_ptr(),
-            max,
-            -1,
-            no_mask,
-            0usize,
+            [
+                epfd.as_raw_fd() as usize,
+                events.as_mut_ptr() as usize,
+                max as usize,
+                -1i32 as usize,
+                no_mask as usize,
+                0,
+            ],
         )
     };
     match r {
         r if r >= 0 => Ok(r as usize),
-        _ => match io::Error::last_os_error() {
-            e if e.raw_os_error() == Some(libc::EINTR) => Ok(0),
-            e => Err(e),
-        },
+        r if -r as i32 == libc::EINTR => Ok(0),
+        r => Err(io::Error::from_raw_os_error(-r as i32)),
     }
 }
 
@@ -200,16 +261,19 @@ pub(crate) fn setsockopt_int(fd: &OwnedFd, level: i32, name: i32, value: i32) ->
 /// call in cancellation bookkeeping the RT thread (never cancelled) does not need.
 pub(crate) fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-    match syscall!(syscall(
-        libc::SYS_read,
-        fd.as_raw_fd(),
-        buf.as_mut_ptr(),
-        buf.len()
-    )) {
-        Ok(n) => Ok(Some(n as usize)),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR)) => Ok(None),
-        Err(e) => Err(e),
-    }
+    count_or_again(unsafe {
+        raw_syscall(
+            libc::SYS_read,
+            [
+                fd.as_raw_fd() as usize,
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+                0,
+                0,
+                0,
+            ],
+        )
+    })
 }
 
 /// Asks the kernel to timestamp received data in software (SO_TIMESTAMPING), for
@@ -230,27 +294,33 @@ pub(crate) fn read_timestamped(
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
-    // Room for one SCM_TIMESTAMPING message (three timespecs), 8-byte aligned.
-    let mut control = [0u64; 16];
+    // Room for one SCM_TIMESTAMPING message (three timespecs), 8-byte aligned. Not
+    // initialised: the kernel writes what it returns and only that (within the
+    // `msg_controllen` it sets) is read.
+    let mut control = std::mem::MaybeUninit::<[u64; 16]>::uninit();
     // SAFETY: msghdr is plain data; all-zero is valid and the fields are set below.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    // SAFETY: `msg` points at `iov` (over `buf`) and `control`, all alive for the call. A raw
-    // system call, like `read`.
-    let n = match syscall!(syscall(
-        libc::SYS_recvmsg,
-        fd.as_raw_fd(),
-        &mut msg as *mut libc::msghdr,
-        0
-    )) {
-        Ok(n) => n as usize,
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR)) => {
-            return Ok(None)
-        }
-        Err(e) => return Err(e),
+    // SAFETY: `msg` points at `iov` (over `buf`) and `control`, all alive for the call.
+    let r = unsafe {
+        raw_syscall(
+            libc::SYS_recvmsg,
+            [
+                fd.as_raw_fd() as usize,
+                &mut msg as *mut libc::msghdr as usize,
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    let n = match count_or_again(r)? {
+        Some(n) => n,
+        None => return Ok(None),
     };
     let mut stamp = None;
     // SAFETY: the CMSG_* helpers walk the control buffer the kernel filled, within
@@ -299,19 +369,19 @@ pub(crate) fn realtime_ns() -> i64 {
 pub(crate) fn send(fd: &OwnedFd, buf: &[u8]) -> io::Result<Option<usize>> {
     let (no_addr, no_addr_len): (*const libc::sockaddr, libc::socklen_t) = (std::ptr::null(), 0);
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes; no destination address.
-    match syscall!(syscall(
-        libc::SYS_sendto,
-        fd.as_raw_fd(),
-        buf.as_ptr(),
-        buf.len(),
-        libc::MSG_NOSIGNAL,
-        no_addr,
-        no_addr_len
-    )) {
-        Ok(n) => Ok(Some(n as usize)),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR)) => Ok(None),
-        Err(e) => Err(e),
-    }
+    count_or_again(unsafe {
+        raw_syscall(
+            libc::SYS_sendto,
+            [
+                fd.as_raw_fd() as usize,
+                buf.as_ptr() as usize,
+                buf.len(),
+                libc::MSG_NOSIGNAL as usize,
+                no_addr as usize,
+                no_addr_len as usize,
+            ],
+        )
+    })
 }
 
 /// Sets SCHED_FIFO at `priority` for the calling thread, with SCHED_RESET_ON_FORK so any

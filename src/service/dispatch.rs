@@ -185,10 +185,16 @@ pub(crate) fn too_long<M, E: EventSink>(
 /// Writes the job the CPU sends next during a download (`1B` or `1C`, docs/protocol.md §9) into
 /// `out` when one is due; returns its PDU length (0 = none due).
 pub(crate) fn next_job<M, E>(ctx: &mut Ctx<'_, M, E>, out: &mut [u8]) -> usize {
-    match ctx.conn.download.is_some_and(|d| !d.sent) {
+    match job_due(ctx) {
         true => download::emit_job(ctx, out).unwrap_or(0),
         false => 0,
     }
+}
+
+/// A job of the CPU's is due (during a download only): [`next_job`] has something to write.
+#[inline]
+pub(crate) fn job_due<M, E>(ctx: &Ctx<'_, M, E>) -> bool {
+    ctx.conn.download.is_some_and(|d| !d.sent)
 }
 
 /// Where the parameter part of an Ack_Data answer goes: after its 12-byte header, inside the
@@ -284,6 +290,7 @@ fn limited_var<M: Memory, E: EventSink>(
     result.map_err(JobError::from)
 }
 
+#[inline(always)]
 fn read<M: Memory>(h: &S7Header<&[u8]>, mem: &M, out: &mut [u8]) -> Result<Answer, HeaderError> {
     let req = var::Request::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
     if !h.data().is_empty() {

@@ -25,16 +25,32 @@ macro_rules! enum_with_unknown {
             Unknown(u8),
         }
 
-        impl From<u8> for $name {
-            fn from(b: u8) -> Self {
-                match b {
-                    $( $value => $name::$variant, )+
-                    other => $name::Unknown(other),
+        impl $name {
+            /// The value of every byte, computed at compile time by the same match: a
+            /// conversion is one load, where the match costs a compare chain or a jump.
+            const FROM_U8: [$name; 256] = {
+                let mut table = [$name::Unknown(0); 256];
+                let mut b = 0;
+                while b < 256 {
+                    table[b] = match b as u8 {
+                        $( $value => $name::$variant, )+
+                        other => $name::Unknown(other),
+                    };
+                    b += 1;
                 }
+                table
+            };
+        }
+
+        impl From<u8> for $name {
+            #[inline]
+            fn from(b: u8) -> Self {
+                Self::FROM_U8[usize::from(b)]
             }
         }
 
         impl From<$name> for u8 {
+            #[inline]
             fn from(v: $name) -> u8 {
                 match v {
                     $( $name::$variant => $value, )+
@@ -119,4 +135,29 @@ pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
 #[inline]
 pub(crate) fn put_be16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::s7::{Function, Rosctr};
+    use super::var::{Area, DataTransport, ReturnCode, TransportSize};
+
+    /// The conversion tables hold every byte: a known code converts to its variant and
+    /// back, an unknown one to `Unknown` of itself.
+    #[test]
+    fn every_byte_converts_to_its_code_and_back() {
+        for b in 0..=255u8 {
+            assert_eq!(u8::from(Area::from(b)), b);
+            assert_eq!(u8::from(TransportSize::from(b)), b);
+            assert_eq!(u8::from(ReturnCode::from(b)), b);
+            assert_eq!(u8::from(DataTransport::from(b)), b);
+            assert_eq!(u8::from(Rosctr::from(b)), b);
+            assert_eq!(u8::from(Function::from(b)), b);
+        }
+        assert_eq!(Function::from(0x04), Function::ReadVar);
+        assert_eq!(Function::from(0xF0), Function::Setup);
+        assert_eq!(Function::from(0x06), Function::Unknown(0x06));
+        assert_eq!(Area::from(0x84), Area::DataBlock);
+        assert_eq!(Rosctr::from(0x07), Rosctr::Userdata);
+    }
 }

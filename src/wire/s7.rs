@@ -84,12 +84,14 @@ pub struct Header<T: AsRef<[u8]>> {
 
 /// Reads the PDU reference of something that looks like an S7 header, without validating
 /// the rest, so even a rejected PDU can be answered with its own reference.
+#[inline]
 pub fn peek_pdu_ref(pdu: &[u8]) -> Option<u16> {
     (pdu.len() >= 6).then(|| be16(pdu, field::PDU_REF))
 }
 
 impl<T: AsRef<[u8]>> Header<T> {
     /// Checks protocol id and that header + parameter + data lengths equal the PDU length.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, Error> {
         let b = buffer.as_ref();
         if b.len() < 10 {
@@ -114,6 +116,7 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
 
     /// The function: the first parameter byte (`Unknown(0)` for a PDU without parameter).
+    #[inline(always)]
     pub fn function(&self) -> Function {
         self.params()
             .first()
@@ -121,22 +124,26 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
 
     /// PDU type.
+    #[inline(always)]
     pub fn rosctr(&self) -> Rosctr {
         Rosctr::from(self.b()[field::ROSCTR])
     }
 
     /// PDU reference chosen by the requester (echoed in the answer).
+    #[inline]
     pub fn pdu_ref(&self) -> u16 {
         be16(self.b(), field::PDU_REF)
     }
 
     /// Parameter part.
+    #[inline(always)]
     pub fn params(&self) -> &[u8] {
         let hl = header_len(self.rosctr());
         &self.b()[hl..hl + be16(self.b(), field::PARAM_LEN) as usize]
     }
 
     /// Data part.
+    #[inline(always)]
     pub fn data(&self) -> &[u8] {
         let hl = header_len(self.rosctr());
         &self.b()[hl + be16(self.b(), field::PARAM_LEN) as usize..]

@@ -85,6 +85,7 @@ enum_with_unknown! {
 
 impl TransportSize {
     /// Bytes per element; `None` for unknown codes. BIT counts as one byte on the wire.
+    #[inline]
     pub fn element_len(self) -> Option<usize> {
         use TransportSize::*;
         Some(match self {
@@ -97,6 +98,7 @@ impl TransportSize {
     }
 
     /// The data transport size a real CPU uses when answering this request type.
+    #[inline]
     pub fn data_transport(self) -> DataTransport {
         use TransportSize::*;
         match self {
@@ -131,6 +133,7 @@ enum_with_unknown! {
 
 impl DataTransport {
     /// Length field value for `len_bytes` of data in this transport's unit.
+    #[inline]
     pub fn length_field(self, len_bytes: usize) -> usize {
         match self {
             DataTransport::Bit => 1,
@@ -190,6 +193,7 @@ pub struct Item {
 
 impl Item {
     /// Parses one 12-byte item.
+    #[inline(always)]
     pub fn parse(b: &[u8]) -> Result<Item, Error> {
         if b.len() < ITEM_LEN || b[0] != VAR_SPEC || b[1] != 0x0A {
             return Err(Error::Malformed);
@@ -232,6 +236,7 @@ pub struct Request<'a> {
 
 impl<'a> Request<'a> {
     /// Checks that the parameter part holds exactly `count` 12-byte items and `count ≥ 1`.
+    #[inline(always)]
     pub fn parse(params: &'a [u8]) -> Result<Request<'a>, Error> {
         if params.len() < 2 {
             return Err(Error::Truncated);
@@ -247,13 +252,21 @@ impl<'a> Request<'a> {
     }
 
     /// Number of items.
+    #[inline]
     pub fn count(&self) -> usize {
         self.items.len() / ITEM_LEN
     }
 
     /// The items, parsed lazily.
+    #[inline]
     pub fn items(&self) -> impl Iterator<Item = Result<Item, Error>> + 'a {
         self.items.chunks_exact(ITEM_LEN).map(Item::parse)
+    }
+
+    /// The items, each its 12 bytes (for [`Item::parse`]).
+    #[inline]
+    pub fn raw_items(&self) -> std::slice::ChunksExact<'a, u8> {
+        self.items.chunks_exact(ITEM_LEN)
     }
 }
 
@@ -322,6 +335,7 @@ impl<'a> Iterator for DataItems<'a> {
 }
 
 /// Writes a data item header (return code, transport, length field) and returns 4.
+#[inline]
 pub fn emit_data_header(
     buf: &mut [u8],
     code: ReturnCode,
