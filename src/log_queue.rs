@@ -15,6 +15,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Ends the line that reports lost lines (after "s7rtd: N").
+const NOTE_TAIL: &str = " log line(s) dropped: the log stream was not taking them";
+
 /// Lines the queue holds by default.
 pub const DEFAULT_LINES: usize = 4096;
 
@@ -69,10 +72,7 @@ fn write_lines<W: Write>(mut out: W, rx: Receiver<Vec<u8>>, counts: &Counts) {
         };
         let dropped = counts.dropped.load(Ordering::Relaxed);
         if dropped != reported {
-            let note = format!(
-                "s7rtd: {} log line(s) dropped: the log stream was not taking them\n",
-                dropped - reported
-            );
+            let note = format!("s7rtd: {}{NOTE_TAIL}\n", dropped - reported);
             if out
                 .write_all(note.as_bytes())
                 .and_then(|()| out.flush())
@@ -144,6 +144,7 @@ impl LogStats {
 mod tests {
     use std::fs::File;
     use std::io::Read;
+    use std::sync::{Condvar, Mutex};
 
     use super::*;
 
@@ -173,51 +174,92 @@ mod tests {
         assert_eq!(stats.dropped(), 0);
     }
 
+    /// What a [`Gate`] holds: whether it is open, and what was written through it.
+    type GateState = (Mutex<(bool, Vec<u8>)>, Condvar);
+
+    /// A stream that blocks every write until the test opens it: a pipe nobody reads, without
+    /// depending on when the writer thread gets to run (it may not run at all for a while on a
+    /// loaded machine, and then a real pipe never fills).
+    #[derive(Clone, Default)]
+    struct Gate {
+        state: Arc<GateState>,
+    }
+
+    impl Gate {
+        fn open(&self) {
+            self.state.0.lock().unwrap().0 = true;
+            self.state.1.notify_all();
+        }
+
+        /// Waits until what was written satisfies `done`; fails after 10 s.
+        fn wait_until(&self, done: impl Fn(&str) -> bool) {
+            let (m, cv) = &*self.state;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut g = m.lock().unwrap();
+            loop {
+                let text = String::from_utf8_lossy(&g.1).into_owned();
+                if done(&text) {
+                    return;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                assert!(!left.is_zero(), "gave up waiting; written: {text:?}");
+                g = cv.wait_timeout(g, left).unwrap().0;
+            }
+        }
+    }
+
+    /// The lines the notes in `text` say were dropped, all notes together.
+    fn noted(text: &str) -> u64 {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("s7rtd: ")?.strip_suffix(NOTE_TAIL))
+            .map(|n| n.parse::<u64>().unwrap())
+            .sum()
+    }
+
+    impl Write for Gate {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let (m, cv) = &*self.state;
+            let mut g = m.lock().unwrap();
+            while !g.0 {
+                g = cv.wait(g).unwrap();
+            }
+            g.1.extend_from_slice(buf);
+            cv.notify_all();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
-    fn a_blocked_pipe_drops_and_counts_without_blocking_the_logger_then_says_so() {
-        let (mut r, w) = pipe();
-        let (mut q, stats) = spawn(w, 8).unwrap();
-        // Far more than the pipe (64 KiB) and the queue (8 lines) hold together; nobody reads.
-        let mut line = [b'x'; 1024];
-        line[1023] = b'\n';
+    fn a_blocked_stream_drops_and_counts_without_blocking_the_logger_then_says_so() {
+        let gate = Gate::default();
+        let (mut q, stats) = spawn(gate.clone(), 8).unwrap();
         let mut slowest = Duration::ZERO;
-        for _ in 0..300 {
-            // Paced, so the writer takes lines until the pipe is full and it blocks.
-            std::thread::sleep(Duration::from_micros(200));
+        for i in 0..300 {
             let t0 = Instant::now();
-            q.write_all(&line).unwrap();
+            q.write_all(format!("line {i}\n").as_bytes()).unwrap();
             slowest = slowest.max(t0.elapsed());
         }
-        // 300 KiB into a 64 KiB pipe plus an 8-line queue: the logger never waited (a blocking
-        // write would not have returned at all), the excess was dropped and counted.
+        // The stream takes nothing: at most the 8 queued lines and the one the writer holds
+        // were accepted, the rest dropped and counted, and the logger never waited (a blocking
+        // write would not have returned at all).
         assert!(slowest < Duration::from_secs(1), "{slowest:?}");
         assert!(
-            stats.dropped() >= 300 - 64 - 8 - 1,
+            stats.dropped() >= 300 - 8 - 1,
             "dropped {}",
             stats.dropped()
         );
-        // The writer is stuck in write(2): draining gives up after the stall time.
+        // The writer is stuck in its write: draining gives up after the stall time.
         assert!(stats.drain(Duration::from_millis(200)) > 0);
-        // A reader appears: the backlog flows and the loss is reported in the stream.
+        // The stream takes lines again: the backlog flows and the loss is reported in it.
         let dropped = stats.dropped();
-        let reader = std::thread::spawn(move || {
-            let mut all = Vec::new();
-            let mut buf = [0u8; 65536];
-            loop {
-                let n = r.read(&mut buf).unwrap();
-                all.extend_from_slice(&buf[..n]);
-                if String::from_utf8_lossy(&all).contains("log line(s) dropped") {
-                    return String::from_utf8_lossy(&all).into_owned();
-                }
-            }
-        });
+        gate.open();
         q.write_all(b"after\n").unwrap();
-        let text = reader.join().unwrap();
-        let note = text
-            .split_once("s7rtd: ")
-            .and_then(|(_, l)| l.split_once(" log line(s) dropped"))
-            .map(|(n, _)| n.parse::<u64>().unwrap());
-        // The note counts at least the drops seen before the reader came.
-        assert!(note.is_some_and(|n| n >= dropped), "{note:?} < {dropped}");
+        // The writer may have written a note before the last drops (it took its first line
+        // while the 300 were being sent), so the notes together carry the count.
+        gate.wait_until(|t| noted(t) >= dropped);
     }
 }
