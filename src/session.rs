@@ -192,7 +192,7 @@ impl Session {
                     conn: &mut self.conn,
                     events,
                     wall_ms: now.wall_ms,
-                    limits: self.limits,
+                    limits: &self.limits,
                     slot: self.slot,
                 };
                 let (reply_len, answered) = self.reasm.data(&cotp, self.tpdu_len, &mut ctx, tx);
@@ -287,7 +287,7 @@ impl Session {
                 conn: &mut self.conn,
                 events,
                 wall_ms: now.wall_ms,
-                limits: self.limits,
+                limits: &self.limits,
                 slot: self.slot,
             };
             let prefix = self.reasm.buf.get(..self.reasm.len).unwrap_or_default();
