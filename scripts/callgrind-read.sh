@@ -191,6 +191,18 @@ with open(f"{out}/report.md", "w") as f:
     f.write("| per request | function |\n|---:|---|\n")
     for k, v in sorted(now_symbols.items(), key=lambda x: -x[1]):
         f.write(f"| {v:.1f} | `{k}` |\n")
+    f.write("\nPer source file (code inlined from std counted together; file paths shortened):\n\n")
+    by_file = collections.Counter()
+    for d, k in now[4]:
+        name = k.partition(":")[0]
+        name = "std (inlined)" if name.startswith("/rustc/") else name
+        name = re.sub(r"^/root/\.cargo/registry/src/[^/]+/", "", name)
+        name = re.sub(r"^\./.*/", "glibc: ", name)
+        name = re.sub(r"^" + re.escape(os.getcwd()) + "/", "", name)
+        by_file[name] += d
+    f.write("| per request | source file |\n|---:|---|\n")
+    for k, v in sorted(by_file.items(), key=lambda x: -x[1]):
+        f.write(f"| {v:.1f} | `{k}` |\n")
     f.write("\nPer source file and function:\n\n")
     f.write("| per request | file:function | part |\n|---:|---|---|\n")
     for d, k in now[4]:
