@@ -17,15 +17,6 @@ use s7rt::server::Server;
 use s7rt::wire::var::Area;
 use support::*;
 
-fn read_tpkt(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut h = [0u8; 4];
-    s.read_exact(&mut h)?;
-    let mut v = h.to_vec();
-    v.resize(u16::from_be_bytes([h[2], h[3]]) as usize, 0);
-    s.read_exact(&mut v[4..])?;
-    Ok(v)
-}
-
 /// Reads every complete answer already delivered to `s` without waiting; returns the first
 /// data byte (DB1.DBB0 at the time the server answered) of each, in order.
 fn drain(s: &mut TcpStream, answer_len: usize, pending: &mut Vec<u8>) -> Vec<u8> {

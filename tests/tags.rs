@@ -13,32 +13,8 @@ use s7rt::server::Server;
 use s7rt::tags::Value;
 use s7rt::wire::var::Area;
 
-const TAGS: &str = r#"
-[[tag]]
-name = "Line4.Speed"
-address = "DB1.DBD4"
-type = "REAL"
-initial = 12.5
-retain = true
-
-[[tag]]
-name = "Line4.Run"
-address = "DB1.DBX0.3"
-type = "BOOL"
-initial = true
-
-[[tag]]
-name = "Line4.Recipe"
-address = "DB1.DBB10"
-type = "STRING[8]"
-initial = "Mix A"
-
-[[tag]]
-name = "Count"
-address = "MW2"
-type = "INT"
-initial = -3
-"#;
+/// Four tags of Line 4, shared with the tag table's unit tests (src/tags/config/tests.rs).
+const TAGS: &str = include_str!("line4-tags.toml");
 
 struct TempDir(std::path::PathBuf);
 

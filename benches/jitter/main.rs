@@ -21,6 +21,8 @@
 
 #![allow(unsafe_code)] // the counting allocator and dlopen of libsnap7
 
+mod callgrind;
+mod cyclictest;
 mod phases;
 mod servers;
 mod writer;

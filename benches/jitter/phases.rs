@@ -2,22 +2,22 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
-use s7rt::client::Client;
 use s7rt::config::{Config, CycleTimer};
 use s7rt::rt::cycle::Platform;
 use s7rt::server::Server;
-use s7rt::wire::var::Area;
 use s7rt_bench::load::{self, LoadResult, LoadSpec, Op};
 use s7rt_bench::machine::{timestamp, Machine};
-use s7rt_bench::report::{self, ratio, Series};
+use s7rt_bench::report::{self, ratio};
 use serde_json::json;
 
+use crate::callgrind::{callgrind_s7rtd, callgrind_snap7};
+use crate::cyclictest::{cyclictest, ensure_cyclictest};
 use crate::servers::{self, Floor, Placement};
 use crate::writer::{write_report, Report, OTHER_EPOLL, OTHER_TIMERFD};
 
@@ -114,82 +114,6 @@ fn s7rtd_config(o: &Opts) -> anyhow::Result<Config> {
     Ok(cfg)
 }
 
-/// Installs Debian's rt-tests (cyclictest) when it is missing and this runs as root with
-/// apt-get, so one command on a fresh machine produces the whole report.
-fn ensure_cyclictest(notes: &mut Vec<String>) {
-    if Command::new("cyclictest").arg("--help").output().is_ok() {
-        return;
-    }
-    if !nix::unistd::geteuid().is_root()
-        || Command::new("apt-get").arg("--version").output().is_err()
-    {
-        return; // the cyclictest phases note the skip and how to install it
-    }
-    eprintln!("[jitter] installing rt-tests (cyclictest) with apt-get");
-    let install = || {
-        Command::new("apt-get")
-            .args(["install", "-y", "-q", "rt-tests"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let ok = install()
-        || (Command::new("apt-get")
-            .args(["update", "-q"])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok()
-            && install());
-    notes.push(if ok {
-        "cyclictest: installed Debian's rt-tests for this run".into()
-    } else {
-        "cyclictest: `apt-get install rt-tests` failed".into()
-    });
-}
-
-/// Runs cyclictest on the RT CPU with the loop's priority and interval.
-fn cyclictest(o: &Opts, secs: u64, notes: &mut Vec<String>, label: &str) -> Option<Series> {
-    let args = [
-        "-m".to_string(),
-        "-q".to_string(),
-        format!("-p{}", o.priority),
-        format!("-a{}", o.rt_cpu),
-        "-t1".to_string(),
-        format!("-i{}", o.cycle_us),
-        format!("-D{secs}"),
-        "-h20000".to_string(),
-    ];
-    match Command::new("cyclictest").args(&args).output() {
-        Ok(out) if out.status.success() => {
-            match report::parse_cyclictest(&String::from_utf8_lossy(&out.stdout)) {
-                Ok(h) => {
-                    notes.push(format!("{label}: `cyclictest {}`", args.join(" ")));
-                    Some(Series::new(label, h))
-                }
-                Err(e) => {
-                    notes.push(format!("{label}: cyclictest output unreadable: {e}"));
-                    None
-                }
-            }
-        }
-        Ok(out) => {
-            notes.push(format!(
-                "{label}: cyclictest failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-            None
-        }
-        Err(e) => {
-            notes.push(format!(
-                "{label}: SKIPPED, cyclictest not runnable ({e}); install Debian's rt-tests: apt-get install -y rt-tests"
-            ));
-            None
-        }
-    }
-}
-
 impl Opts {
     /// The CPU the load generator runs on in `placement`.
     pub(crate) fn load_cpu_for(&self, placement: &str) -> usize {
@@ -273,7 +197,7 @@ fn placed(cmd_line: &[String], o: &Opts, fifo: bool) -> Command {
 }
 
 /// Starts the Snap7 child; returns it once it printed `ready`.
-fn start_snap7(mut cmd: Command) -> anyhow::Result<Child> {
+pub(crate) fn start_snap7(mut cmd: Command) -> anyhow::Result<Child> {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -290,7 +214,7 @@ fn start_snap7(mut cmd: Command) -> anyhow::Result<Child> {
     Ok(child)
 }
 
-fn stop_child(mut child: Child) -> anyhow::Result<()> {
+pub(crate) fn stop_child(mut child: Child) -> anyhow::Result<()> {
     drop(child.stdin.take());
     let end = Instant::now() + Duration::from_secs(30);
     while Instant::now() < end {
@@ -302,74 +226,6 @@ fn stop_child(mut child: Child) -> anyhow::Result<()> {
     child.kill()?;
     child.wait()?;
     Ok(())
-}
-
-fn requests(addr: SocketAddr, n: u64) -> anyhow::Result<()> {
-    let mut c = Client::connect(addr, 0, 1, 480)?;
-    let mut buf = [0u8; 4];
-    for _ in 0..n {
-        c.read(Area::DataBlock, 1, 0, &mut buf)?;
-    }
-    Ok(())
-}
-
-/// Instructions of one callgrind run of s7rtd serving `n` requests.
-fn callgrind_s7rtd(dir: &Path, n: u64) -> anyhow::Result<u64> {
-    let out = dir.join(format!("callgrind.s7rtd.{n}.out"));
-    let cfg = dir.join("callgrind-s7rtd.toml");
-    // A 100 ms cycle: idle cycle ticks would otherwise add instructions that depend on how
-    // long valgrind takes, not on the number of requests.
-    std::fs::write(
-        &cfg,
-        "listen = \"127.0.0.1:0\"\n[rt]\nenabled = false\ncycle_us = 100000\n",
-    )?;
-    let mut child = Command::new("valgrind")
-        .args(["--tool=callgrind", "-q"])
-        .arg(format!("--callgrind-out-file={}", out.display()))
-        .arg(env!("CARGO_BIN_EXE_s7rtd"))
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--log-level", "warn"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null()) // valgrind warns on every epoll_pwait2 (unknown to it)
-        .spawn()?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("s7rtd: listening on ")
-        .with_context(|| format!("unexpected s7rtd output {line:?}"))?
-        .parse()?;
-    let r = requests(addr, n);
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    child.wait()?;
-    r?;
-    process_total(&out)
-}
-
-/// Instructions of the whole process (every thread) in a callgrind output file.
-fn process_total(out: &Path) -> anyhow::Result<u64> {
-    let total = report::callgrind_total(&std::fs::read_to_string(out)?);
-    let _ = std::fs::remove_file(out);
-    total.context("no totals in callgrind output")
-}
-
-fn callgrind_snap7(dir: &Path, so: &str, n: u64) -> anyhow::Result<u64> {
-    let out = dir.join(format!("callgrind.snap7.{n}.out"));
-    let port = servers::free_port()?;
-    let mut cmd = Command::new("valgrind");
-    cmd.args(["--tool=callgrind", "-q"])
-        .arg(format!("--callgrind-out-file={}", out.display()))
-        .arg(std::env::current_exe()?)
-        .args(["--serve-snap7", so, &port.to_string()])
-        .stderr(Stdio::null());
-    let child = start_snap7(cmd)?;
-    let r = requests(SocketAddr::from(([127, 0, 0, 1], port)), n);
-    stop_child(child)?;
-    r?;
-    process_total(&out)
 }
 
 /// Runs every phase and writes the report; returns the report directory.

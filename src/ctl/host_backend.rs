@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value as J};
 
 use super::protocol::Failure;
-use super::{Backend, Change, Subscription};
+use super::{Backend, Change, Content, Subscription};
 use crate::host::{Host, HostError, Notification, Notifications};
 use crate::wire::var::Area;
 
@@ -70,20 +70,9 @@ impl Backend for HostBackend {
     fn write(&self, changes: &[Change]) -> Result<(), Failure> {
         let mut b = self.host.batch();
         for c in changes {
-            match c {
-                Change::Bytes {
-                    area,
-                    db,
-                    offset,
-                    data,
-                } => b.write(*area, *db, *offset, data),
-                Change::Bit {
-                    area,
-                    db,
-                    offset,
-                    bit,
-                    value,
-                } => b.write_bit(*area, *db, *offset, *bit, *value),
+            match &c.content {
+                Content::Bytes(data) => b.write(c.area, c.db, c.offset, data),
+                Content::Bit { bit, value } => b.write_bit(c.area, c.db, c.offset, *bit, *value),
             }
             .map_err(failure)?;
         }

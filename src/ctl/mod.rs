@@ -30,28 +30,26 @@ use protocol::Failure;
 /// The default socket path (`[host] socket`).
 pub const DEFAULT_SOCKET: &str = "/run/s7rtd/s7rtd.sock";
 
-/// One change to the image.
+/// One change to the image: [`Content`] at byte `offset` of `area` (DB `db`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// Bytes at an offset.
-    Bytes {
-        /// Area.
-        area: Area,
-        /// DB number (DB only).
-        db: u16,
-        /// First byte.
-        offset: usize,
-        /// The bytes.
-        data: Vec<u8>,
-    },
+pub struct Change {
+    /// Area.
+    pub area: Area,
+    /// DB number (DB only).
+    pub db: u16,
+    /// First byte.
+    pub offset: usize,
+    /// What is written there.
+    pub content: Content,
+}
+
+/// What a [`Change`] writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// These bytes.
+    Bytes(Vec<u8>),
     /// One bit; the byte's other bits keep what the image has.
     Bit {
-        /// Area.
-        area: Area,
-        /// DB number (DB only).
-        db: u16,
-        /// Byte offset.
-        offset: usize,
         /// Bit 0..=7.
         bit: u8,
         /// Set or clear.

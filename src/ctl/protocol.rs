@@ -321,25 +321,17 @@ pub fn error_line(id: &Option<J>, f: &Failure) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tags::{Address, TagConfig};
+    use crate::tags::Address;
 
     fn table() -> TagTable {
-        let spec = crate::config::Config::default().image_spec();
-        let cfgs: Vec<TagConfig> = [
-            ("Line4.Speed", "DB1.DBD4", "REAL"),
-            ("Line4.Run", "DB1.DBX0.3", "BOOL"),
-            ("Line4.Name", "DB1.DBB10", "STRING[8]"),
-        ]
-        .iter()
-        .map(|(n, a, t)| TagConfig {
-            name: n.to_string(),
-            address: a.to_string(),
-            ty: t.to_string(),
-            initial: None,
-            retain: false,
-        })
-        .collect();
-        crate::tags::config::build(&cfgs, &spec).unwrap()
+        crate::tags::config::table_for_tests(
+            &[
+                ("Line4.Speed", "DB1.DBD4", "REAL"),
+                ("Line4.Run", "DB1.DBX0.3", "BOOL"),
+                ("Line4.Name", "DB1.DBB10", "STRING[8]"),
+            ],
+            &crate::config::Config::default().image_spec(),
+        )
     }
 
     fn req(line: &str) -> Result<Request, Failure> {

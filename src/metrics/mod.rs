@@ -186,33 +186,34 @@ fn family(name: &str, help: &str, kind: MetricType, metrics: Vec<Metric>) -> Met
     f
 }
 
-fn counter(name: &str, help: &str, series: &[(&[(&str, &str)], u64)]) -> MetricFamily {
-    let metrics = series
+/// One metric per `(labels, value)` of `series`, its value set by `set`.
+fn metrics<V: Copy>(series: &[(&[(&str, &str)], V)], set: impl Fn(&mut Metric, V)) -> Vec<Metric> {
+    series
         .iter()
         .map(|(l, v)| {
-            let mut c = proto::Counter::default();
-            c.set_value(*v as f64);
             let mut m = Metric::default();
             m.set_label(labels(l));
-            m.set_counter(c);
+            set(&mut m, *v);
             m
         })
-        .collect();
+        .collect()
+}
+
+fn counter(name: &str, help: &str, series: &[(&[(&str, &str)], u64)]) -> MetricFamily {
+    let metrics = metrics(series, |m, v| {
+        let mut c = proto::Counter::default();
+        c.set_value(v as f64);
+        m.set_counter(c);
+    });
     family(name, help, MetricType::COUNTER, metrics)
 }
 
 fn gauge(name: &str, help: &str, series: &[(&[(&str, &str)], i64)]) -> MetricFamily {
-    let metrics = series
-        .iter()
-        .map(|(l, v)| {
-            let mut g = proto::Gauge::default();
-            g.set_value(*v as f64);
-            let mut m = Metric::default();
-            m.set_label(labels(l));
-            m.set_gauge(g);
-            m
-        })
-        .collect();
+    let metrics = metrics(series, |m, v| {
+        let mut g = proto::Gauge::default();
+        g.set_value(v as f64);
+        m.set_gauge(g);
+    });
     family(name, help, MetricType::GAUGE, metrics)
 }
 

@@ -135,3 +135,10 @@ def s7rtd_factory(tmp_path):
 def s7rtd(s7rtd_factory):
     """A fresh server on TEST_CONFIG for one test."""
     return s7rtd_factory()
+
+
+@pytest.fixture
+def client(s7rtd, connect):
+    """A client on rack 0 slot 1 of a fresh server running the test image, through the
+    suite's own `connect` fixture (python-snap7 1.x or 3.x)."""
+    return connect(s7rtd)

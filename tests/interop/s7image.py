@@ -28,3 +28,16 @@ def with_max_pdu(max_pdu: int) -> str:
 def pattern(seed: int, n: int) -> bytes:
     """`n` bytes that differ from any other seed's at almost every offset, never all zero."""
     return bytes(((seed * 37 + i * 11 + (i >> 8) * 5) % 251) + 1 for i in range(n))
+
+
+def fill_patterns(client) -> None:
+    """Writes pattern(db) into the first 256 bytes of DB1..DB3, pattern(11..15) into the first
+    64 bytes of inputs, outputs and flags and the first 8 timers and counters: the sources the
+    multi-variable tests read back (the calls are alike in python-snap7 1.x and 3.x)."""
+    for db in (1, 2, 3):
+        client.db_write(db, 0, bytearray(pattern(db, 256)))
+    client.eb_write(0, 64, bytearray(pattern(11, 64)))
+    client.ab_write(0, bytearray(pattern(12, 64)))
+    client.mb_write(0, 64, bytearray(pattern(13, 64)))
+    client.tm_write(0, 8, bytearray(pattern(14, 16)))
+    client.ct_write(0, 8, bytearray(pattern(15, 16)))

@@ -4,8 +4,11 @@ Shared by the python-snap7 1.x and 3.x suites (their `test_connect.py` imports i
 what only that version's API can check).
 """
 
+import socket
+import time
+
 import pytest
-from s7image import pattern, with_max_pdu
+from s7image import TEST_CONFIG, pattern, with_max_pdu
 
 
 @pytest.mark.parametrize("slot", [1, 2])
@@ -37,3 +40,22 @@ def test_negotiated_pdu_is_the_smaller_of_requested_and_server_maximum(
 def test_default_request_of_480_against_a_960_server_negotiates_480(s7rtd, connect):
     c = connect(s7rtd)
     assert c.get_pdu_length() == 480
+
+
+def test_silent_sockets_on_every_slot_do_not_keep_a_client_out(s7rtd_factory, connect):
+    config = TEST_CONFIG.replace("max_connections = 32", "max_connections = 4\nhandshake_timeout_ms = 5000")
+    assert config != TEST_CONFIG
+    srv = s7rtd_factory(config)
+    silent = [socket.create_connection((srv.host, srv.port), timeout=5) for _ in range(4)]
+    try:
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        c = connect(srv)
+        c.db_write(1, 0, bytearray(b"ok"))
+        assert bytes(c.db_read(1, 0, 2)) == b"ok"
+        # Well inside the 5 s handshake deadline: the oldest silent socket made room at once.
+        assert time.monotonic() - t0 < 2.0
+        assert srv.wait_for_log("evicted while still in its handshake")
+    finally:
+        for s in silent:
+            s.close()

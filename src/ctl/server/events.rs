@@ -9,7 +9,7 @@ use serde_json::{json, Value as J};
 
 use super::{lagged_line, lock, Shared};
 use crate::ctl::protocol::{self, area_name, WriteItem};
-use crate::ctl::Change;
+use crate::ctl::{Change, Content};
 use crate::host::{ClientWrite, Notification};
 use crate::tags::{Tag, Value};
 use crate::wire::var::Area;
@@ -20,28 +20,17 @@ fn hex(b: &[u8]) -> String {
 
 /// Event line of a write made through the socket.
 pub(super) fn host_event(conn: u64, item: &WriteItem, change: &Change) -> String {
-    let (area, db, offset, bit, data) = match change {
-        Change::Bytes {
-            area,
-            db,
-            offset,
-            data,
-        } => (*area, *db, *offset, None, data.clone()),
-        Change::Bit {
-            area,
-            db,
-            offset,
-            bit,
-            value,
-        } => (*area, *db, *offset, Some(*bit), vec![u8::from(*value)]),
+    let (bit, data) = match &change.content {
+        Content::Bytes(data) => (None, data.clone()),
+        Content::Bit { bit, value } => (Some(*bit), vec![u8::from(*value)]),
     };
     json!({
         "event": "write",
         "source": "host",
         "conn": conn,
-        "area": area_name(area),
-        "db": db,
-        "offset": offset,
+        "area": area_name(change.area),
+        "db": change.db,
+        "offset": change.offset,
         "len": data.len(),
         "bit": bit,
         "data": hex(&data),

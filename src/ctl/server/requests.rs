@@ -10,7 +10,7 @@ use super::events::host_event;
 use super::{lock, Shared};
 use crate::ctl::hub::Line;
 use crate::ctl::protocol::{self, Failure, Request, WriteItem};
-use crate::ctl::Change;
+use crate::ctl::{Change, Content};
 use crate::tags::Value;
 
 /// Executes one request line and returns the answer line.
@@ -141,23 +141,20 @@ fn status(shared: &Shared) -> J {
 /// The image change for one write item.
 fn change_of(item: &WriteItem) -> Result<Change, Failure> {
     let a = &item.tag.address;
-    if let (Value::Bool(v), Some(bit)) = (&item.value, a.bit) {
-        return Ok(Change::Bit {
-            area: a.area,
-            db: a.db,
-            offset: item.tag.offset(),
-            bit,
-            value: *v,
-        });
-    }
-    let mut data = vec![0u8; item.tag.byte_len()];
-    item.tag
-        .encode(&item.value, &mut data)
-        .map_err(|e| Failure::new(e.code(), format!("{}: {e}", item.tag.name)))?;
-    Ok(Change::Bytes {
+    let content = match (&item.value, a.bit) {
+        (Value::Bool(v), Some(bit)) => Content::Bit { bit, value: *v },
+        _ => {
+            let mut data = vec![0u8; item.tag.byte_len()];
+            item.tag
+                .encode(&item.value, &mut data)
+                .map_err(|e| Failure::new(e.code(), format!("{}: {e}", item.tag.name)))?;
+            Content::Bytes(data)
+        }
+    };
+    Ok(Change {
         area: a.area,
         db: a.db,
         offset: item.tag.offset(),
-        data,
+        content,
     })
 }

@@ -162,7 +162,7 @@ fn check_one(c: &TagConfig, spec: &ImageSpec) -> Result<Tag, String> {
 /// Checks every `[[tag]]` against the image sizes and each other: names unique, addresses
 /// valid, types fitting their address, inside their area, initial values in range, no two
 /// tags sharing a byte (BOOLs may share a byte, not a bit).
-pub fn build(tags: &[TagConfig], spec: &ImageSpec) -> Result<TagTable, TagError> {
+pub(crate) fn build(tags: &[TagConfig], spec: &ImageSpec) -> Result<TagTable, TagError> {
     let fail = |i: usize, problem: String| TagError {
         index: i,
         name: tags.get(i).map(|t| t.name.clone()).unwrap_or_default(),
@@ -222,7 +222,7 @@ pub fn build(tags: &[TagConfig], spec: &ImageSpec) -> Result<TagTable, TagError>
 }
 
 /// The byte ranges of the tags marked `retain`, for persistence (a BOOL keeps its byte).
-pub fn retained(tags: &TagTable) -> Vec<crate::persist::Region> {
+pub(crate) fn retained(tags: &TagTable) -> Vec<crate::persist::Region> {
     tags.iter()
         .filter(|t| t.retain)
         .map(|t| crate::persist::Region {
@@ -237,8 +237,28 @@ pub fn retained(tags: &TagTable) -> Vec<crate::persist::Region> {
         .collect()
 }
 
+/// A table of untyped-initial, non-retentive tags `(name, address, type)` over `spec`, for
+/// unit tests of the modules that use tags.
+#[cfg(test)]
+pub(crate) fn table_for_tests(tags: &[(&str, &str, &str)], spec: &ImageSpec) -> TagTable {
+    let cfgs: Vec<TagConfig> = tags
+        .iter()
+        .map(|(name, address, ty)| TagConfig {
+            name: name.to_string(),
+            address: address.to_string(),
+            ty: ty.to_string(),
+            initial: None,
+            retain: false,
+        })
+        .collect();
+    match build(&cfgs, spec) {
+        Ok(t) => t,
+        Err(e) => panic!("test tags do not build: {e}"),
+    }
+}
+
 /// Reads a DB's init file and checks it fits the DB.
-pub fn read_init_file(path: &Path, db: u16, size: usize) -> Result<Vec<u8>, String> {
+pub(crate) fn read_init_file(path: &Path, db: u16, size: usize) -> Result<Vec<u8>, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if data.len() > size {
         return Err(format!(
@@ -252,7 +272,7 @@ pub fn read_init_file(path: &Path, db: u16, size: usize) -> Result<Vec<u8>, Stri
 
 /// Writes the start-up content into a freshly allocated image (order in the module docs).
 /// `init_files` are (DB number, file) pairs; errors name the file or the tag.
-pub fn initialize(
+pub(crate) fn initialize(
     image: &mut Image,
     init_files: &[(u16, PathBuf)],
     tags: &TagTable,

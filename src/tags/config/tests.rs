@@ -36,27 +36,14 @@ fn build_err(text: &str) -> String {
     build(&parse(text), &spec()).unwrap_err().to_string()
 }
 
-const GOOD: &str = r#"
-    [[tag]]
-    name = "Line4.Speed"
-    address = "DB1.DBD4"
-    type = "REAL"
-    initial = 12.5
-    retain = true
-    [[tag]]
-    name = "Line4.Run"
-    address = "DB1.DBX0.3"
-    type = "BOOL"
-    initial = true
+/// The four tags of tests/line4-tags.toml and seven more.
+const GOOD: &str = concat!(
+    include_str!("../../../tests/line4-tags.toml"),
+    r#"
     [[tag]]
     name = "Line4.Jog"
     address = "DB1.DBX0.4"
     type = "BOOL"
-    [[tag]]
-    name = "Line4.Recipe"
-    address = "DB1.DBB10"
-    type = "STRING[8]"
-    initial = "Mix A"
     [[tag]]
     name = "Line4.Started"
     address = "DB1.DBB20"
@@ -65,11 +52,6 @@ const GOOD: &str = r#"
     name = "Line4.Label"
     address = "DB1.DBB30"
     type = "STRING[4]"
-    [[tag]]
-    name = "Count"
-    address = "MW2"
-    type = "INT"
-    initial = "-3"
     [[tag]]
     name = "Cycle"
     address = "MD4"
@@ -89,7 +71,8 @@ const GOOD: &str = r#"
     name = "Out"
     address = "A0.0"
     type = "BOOL"
-"#;
+"#
+);
 
 #[test]
 fn builds_a_table_and_writes_initial_values_and_defaults_into_the_image() {

@@ -2,7 +2,7 @@
 
 import ctypes
 
-from s7image import MISSING_DB, READ_ONLY_DB, pattern
+from s7image import MISSING_DB, READ_ONLY_DB, fill_patterns, pattern
 from snap7.types import S7WLBit, S7WLByte, S7WLCounter, S7WLTimer
 from v1 import (
     AREAS,
@@ -19,17 +19,7 @@ from v1 import (
 DB, MK, PA, PE, TM, CT = (AREAS[k] for k in ("DB", "MK", "PA", "PE", "TM", "CT"))
 
 
-def _fill(client):
-    for db in (1, 2, 3):
-        client.db_write(db, 0, bytearray(pattern(db, 256)))
-    client.eb_write(0, 64, bytearray(pattern(11, 64)))
-    client.ab_write(0, bytearray(pattern(12, 64)))
-    client.mb_write(0, 64, bytearray(pattern(13, 64)))
-    client.tm_write(0, 8, bytearray(pattern(14, 16)))
-    client.ct_write(0, 8, bytearray(pattern(15, 16)))
-
-
-# (area, db, start, amount, wordlen) -> expected bytes, from the fill above.
+# (area, db, start, amount, wordlen) -> expected bytes, from fill_patterns.
 TWENTY = [
     ((DB, 1, 0, 4, S7WLByte), pattern(1, 256)[0:4]),
     ((DB, 1, 17, 3, S7WLByte), pattern(1, 256)[17:20]),  # odd length: fill byte follows
@@ -55,7 +45,7 @@ TWENTY = [
 
 
 def test_twenty_items_across_every_area_come_back_exactly(client):
-    _fill(client)
+    fill_patterns(client)
     results, data = read_items(client, [spec for spec, _ in TWENTY])
     assert results == [0] * 20
     assert data == [want for _, want in TWENTY]
@@ -71,7 +61,7 @@ def test_twenty_bit_items_read_each_bit(client):
 
 
 def test_failing_items_get_their_own_codes_and_the_others_their_data(client):
-    _fill(client)
+    fill_patterns(client)
     specs = [
         (DB, 1, 0, 4, S7WLByte),
         (DB, MISSING_DB, 0, 4, S7WLByte),  # 0x0A

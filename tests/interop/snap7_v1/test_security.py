@@ -1,5 +1,6 @@
-"""A hostile plant network, seen through python-snap7 1.3 (Snap7's native client): silent
-sockets on every slot, `[[access]]` rules that limit to reading or switch PUT/GET off.
+"""A hostile plant network, seen through python-snap7 1.3 (Snap7's native client): `[[access]]`
+rules that limit to reading or switch PUT/GET off (silent sockets on every slot are in
+shared_connect.py).
 (Addresses refused at accept are tested in tests/hostile.rs: closing a connection whose
 request is already on its way ends in a TCP reset, which the capture suite would flag.)
 
@@ -10,37 +11,11 @@ not available" for a write: the texts Snap7 users report from such CPUs
 (mathiask88/node-snap7#44, gijzelaerr/python-snap7#361 and #235).
 """
 
-import socket
-import time
-
 import pytest
 from s7image import TEST_CONFIG
 
 REFUSED = "b'CLI : function refused by CPU (Unknown error)'"
 NOT_AVAILABLE = "b'CPU : Function not available'"
-
-
-def with_slots(n: int, extra: str = "") -> str:
-    out = TEST_CONFIG.replace("max_connections = 32", f"max_connections = {n}\nhandshake_timeout_ms = 5000")
-    assert out != TEST_CONFIG
-    return out + extra
-
-
-def test_silent_sockets_on_every_slot_do_not_keep_a_client_out(s7rtd_factory, connect):
-    srv = s7rtd_factory(with_slots(4))
-    silent = [socket.create_connection((srv.host, srv.port), timeout=5) for _ in range(4)]
-    try:
-        time.sleep(0.2)
-        t0 = time.monotonic()
-        c = connect(srv)
-        c.db_write(1, 0, bytearray(b"ok"))
-        assert bytes(c.db_read(1, 0, 2)) == b"ok"
-        # Well inside the 5 s handshake deadline: the oldest silent socket made room at once.
-        assert time.monotonic() - t0 < 2.0
-        assert srv.wait_for_log("evicted while still in its handshake")
-    finally:
-        for s in silent:
-            s.close()
 
 
 def test_a_read_only_rule_refuses_writes_and_plc_control(s7rtd_factory, connect):

@@ -36,12 +36,6 @@ def connect():
 
 
 @pytest.fixture
-def client(s7rtd, connect):
-    """A client on rack 0 slot 1 of a fresh server running the test image."""
-    return connect(s7rtd)
-
-
-@pytest.fixture
 def write_bit():
     """`write_bit(client, "MK"|"DB"|..., db, byte, bit, value)` as one BIT write_area."""
     from snap7.type import Area, WordLen

@@ -7,19 +7,9 @@ Its write_multi_vars sends one Write Var per item.
 """
 
 import pytest
-from s7image import MISSING_DB, pattern
+from s7image import MISSING_DB, fill_patterns, pattern
 from snap7.error import S7ProtocolError
 from snap7.type import Area
-
-
-def _fill(client):
-    for db in (1, 2, 3):
-        client.db_write(db, 0, bytearray(pattern(db, 256)))
-    client.eb_write(0, 64, bytearray(pattern(11, 64)))
-    client.ab_write(0, bytearray(pattern(12, 64)))
-    client.mb_write(0, 64, bytearray(pattern(13, 64)))
-    client.tm_write(0, 8, bytearray(pattern(14, 16)))
-    client.ct_write(0, 8, bytearray(pattern(15, 16)))
 
 
 SOURCES = {
@@ -46,7 +36,7 @@ def _dicts(specs):
 
 
 def test_twenty_items_across_areas_come_back_exactly_from_one_request(client):
-    _fill(client)
+    fill_patterns(client)
     code, data = client.read_multi_vars(_dicts(TWENTY))
     assert code == 0
     assert [bytes(d) for d in data] == [SOURCES[(a, db)][s : s + n] for a, db, s, n in TWENTY]
@@ -55,7 +45,7 @@ def test_twenty_items_across_areas_come_back_exactly_from_one_request(client):
 
 
 def test_items_read_one_by_one_include_timers_and_counters(client):
-    _fill(client)
+    fill_patterns(client)
     client.use_optimizer = False
     items = _dicts(TWENTY[:18]) + [
         {"area": Area.TM, "start": 2, "size": 2},
