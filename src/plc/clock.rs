@@ -68,7 +68,20 @@ impl Now {
 }
 
 /// Milliseconds in a day.
-const DAY_MS: i64 = 86_400_000;
+/// Milliseconds of a day.
+pub(crate) const DAY_MS: i64 = 86_400_000;
+
+/// The instants (ms since 1970) an S7 DATE_AND_TIME can hold: 1990-01-01 up to, not
+/// including, 2090-01-01 (its two-digit year means 1990–2089).
+pub(crate) fn date_and_time_range() -> std::ops::Range<i64> {
+    days_from_civil(1990, 1, 1) * DAY_MS..days_from_civil(2090, 1, 1) * DAY_MS
+}
+
+/// Milliseconds since 1970 of a civil date and time (UTC), for tests that name instants.
+#[cfg(test)]
+pub(crate) fn civil_ms(y: i64, mo: u32, d: u32, h: i64, mi: i64, s: i64, ms: i64) -> i64 {
+    days_from_civil(y, mo, d) * DAY_MS + ((h * 60 + mi) * 60 + s) * 1000 + ms
+}
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
 pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -115,9 +128,8 @@ fn from_bcd(b: u8) -> Option<u32> {
 /// hour, minute, second, ms hundreds+tens, ms units << 4 | weekday (1 = Sunday … 7 =
 /// Saturday), all BCD. Years outside 1990–2089 are clamped to that range's ends.
 pub(crate) fn encode_date_and_time(unix_ms: i64) -> [u8; 8] {
-    let lo = days_from_civil(1990, 1, 1) * DAY_MS;
-    let hi = days_from_civil(2090, 1, 1) * DAY_MS - 1;
-    let t = unix_ms.clamp(lo, hi);
+    let range = date_and_time_range();
+    let t = unix_ms.clamp(range.start, range.end - 1);
     let days = t.div_euclid(DAY_MS);
     let ms_of_day = t.rem_euclid(DAY_MS) as u32;
     let (y, m, d) = civil_from_days(days);
@@ -186,9 +198,7 @@ pub(crate) fn block_timestamp(unix_ms: i64) -> [u8; 6] {
 mod tests {
     use super::*;
 
-    fn ms(y: i64, mo: u32, d: u32, h: i64, mi: i64, s: i64, milli: i64) -> i64 {
-        days_from_civil(y, mo, d) * DAY_MS + ((h * 60 + mi) * 60 + s) * 1000 + milli
-    }
+    use super::civil_ms as ms;
 
     #[test]
     fn encodes_golden_frame_61_time_with_the_correct_weekday() {

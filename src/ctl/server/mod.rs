@@ -207,6 +207,15 @@ const ACCEPT_POLL: Duration = Duration::from_millis(10);
 /// At most one warning of failing accepts per this interval (each saying how many failed).
 const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(10);
 
+/// The warning for a failed accept at `now`, when one is due: the first at once, then at
+/// most one per [`ACCEPT_WARN_EVERY`], saying how many failed since the last.
+fn accept_warning(errors: &mut Throttle, e: &std::io::Error, now: Mono) -> Option<String> {
+    Some(match errors.failed(now)? {
+        1 => format!("control socket: accept failed: {e}"),
+        n => format!("control socket: accept failed: {e} ({n} failures since the last warning)"),
+    })
+}
+
 fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
     let mut accept_errors = Throttle::new(ACCEPT_WARN_EVERY);
     while !shared.stop.load(Ordering::Acquire) {
@@ -218,12 +227,8 @@ fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
             }
             Err(e) => {
                 // Out of descriptors, this fails every turn until one is freed.
-                match accept_errors.failed(Mono::now()) {
-                    Some(1) => log::warn!("control socket: accept failed: {e}"),
-                    Some(n) => log::warn!(
-                        "control socket: accept failed: {e} ({n} failures since the last warning)"
-                    ),
-                    None => {}
+                if let Some(w) = accept_warning(&mut accept_errors, &e, Mono::now()) {
+                    log::warn!("{w}");
                 }
                 std::thread::sleep(Duration::from_millis(50));
                 continue;

@@ -25,7 +25,7 @@
 //! the JSON forms in `json`.
 
 use super::types::DataType;
-use crate::plc::clock::{days_from_civil, encode_date_and_time};
+use crate::plc::clock::{date_and_time_range, encode_date_and_time};
 
 mod json;
 mod text;
@@ -103,8 +103,6 @@ impl core::fmt::Display for ValueError {
 
 impl std::error::Error for ValueError {}
 
-const DAY_MS: i64 = 86_400_000;
-
 impl Value {
     /// The S7 default a CPU gives a freshly declared variable: 0, FALSE, empty STRING
     /// (whose header still carries its capacity), `DT#1990-01-01-00:00:00`.
@@ -121,7 +119,7 @@ impl Value {
             DataType::Char => Value::Char(b' '),
             DataType::String(_) => Value::String(String::new()),
             DataType::Time => Value::Time(0),
-            DataType::DateAndTime => Value::DateAndTime(days_from_civil(1990, 1, 1) * DAY_MS),
+            DataType::DateAndTime => Value::DateAndTime(date_and_time_range().start),
         }
     }
 
@@ -298,9 +296,7 @@ fn latin1_len(s: &str, n: u8) -> Result<u8, ValueError> {
 }
 
 fn check_dt_range(ms: i64) -> Result<(), ValueError> {
-    let lo = days_from_civil(1990, 1, 1) * DAY_MS;
-    let hi = days_from_civil(2090, 1, 1) * DAY_MS;
-    if (lo..hi).contains(&ms) {
+    if date_and_time_range().contains(&ms) {
         Ok(())
     } else {
         Err(ValueError::OutOfRange(format!(

@@ -2,9 +2,7 @@
 use super::*;
 use serde_json::json;
 
-fn dt(y: i64, mo: u32, d: u32, h: i64, mi: i64, s: i64, ms: i64) -> i64 {
-    days_from_civil(y, mo, d) * DAY_MS + ((h * 60 + mi) * 60 + s) * 1000 + ms
-}
+use crate::plc::clock::civil_ms as dt;
 
 /// Encodes `v` as `ty` into a buffer pre-filled with 0xA5 and checks the bytes, then
 /// decodes them back.

@@ -1,8 +1,8 @@
 //! The text forms of values (command line, configuration, JSON strings): the rules are in
 //! the parent module's docs.
 
-use super::{check_dt_range, latin1_len, Value, ValueError, DAY_MS};
-use crate::plc::clock::{civil_from_days, days_from_civil};
+use super::{check_dt_range, latin1_len, Value, ValueError};
+use crate::plc::clock::{civil_from_days, days_from_civil, DAY_MS};
 use crate::tags::types::DataType;
 
 impl Value {

@@ -416,3 +416,30 @@ fn a_stale_socket_is_replaced_a_live_one_or_a_file_is_not() {
     assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+#[test]
+fn failing_accepts_are_warned_about_once_per_interval_with_the_count() {
+    let mut errors = Throttle::new(ACCEPT_WARN_EVERY);
+    let emfile = std::io::Error::from_raw_os_error(24);
+    let t0 = Mono(1_000_000_000);
+    assert_eq!(
+        accept_warning(&mut errors, &emfile, t0).as_deref(),
+        Some("control socket: accept failed: Too many open files (os error 24)")
+    );
+    // The accept loop retries every 50 ms: 199 more failures within the interval, no warning.
+    for i in 1..200u32 {
+        let at = t0 + Duration::from_millis(50) * i;
+        assert_eq!(
+            accept_warning(&mut errors, &emfile, at),
+            None,
+            "failure {i}"
+        );
+    }
+    assert_eq!(
+        accept_warning(&mut errors, &emfile, t0 + ACCEPT_WARN_EVERY).as_deref(),
+        Some(
+            "control socket: accept failed: Too many open files (os error 24) \
+             (200 failures since the last warning)"
+        )
+    );
+}
