@@ -2,13 +2,15 @@
 //! timestamp), answer every complete request through the session, send the answers, and
 //! record the service time.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
+use super::conn::Conn;
 use super::{EventLoop, SLOT_BITS};
 use crate::events::CloseReason;
 use crate::host::sink::LoopSink;
-use crate::plc::{Memory, Mono, Now};
+use crate::plc::{Cpu, Memory, Mono, Now};
 use crate::rt::sys;
+use crate::telemetry::Counters;
 
 impl<M: Memory> EventLoop<M> {
     pub(super) fn service(&mut self, token: u64, ready: u32, woke: Mono) {
@@ -36,6 +38,37 @@ impl<M: Memory> EventLoop<M> {
     /// room again, unless the client stops taking our answers (TX full: wait for EPOLLOUT,
     /// read nothing more).
     pub(super) fn read_and_answer(&mut self, slot: usize, woke: Mono) -> Result<(), CloseReason> {
+        // Borrowed apart once: the connection and what answering touches, so the request
+        // path indexes the slab once instead of at every step.
+        let EventLoop {
+            conns,
+            mem,
+            cpu,
+            queue,
+            host,
+            persist,
+            telemetry,
+            epfd,
+            cfg,
+            wall_base,
+            max_reply,
+            ..
+        } = self;
+        let Some(c) = conns.get_mut(slot) else {
+            return Ok(());
+        };
+        let mut sink = LoopSink {
+            events: queue,
+            host: host.as_mut(),
+            persist: persist.as_mut(),
+        };
+        // One wall-clock read per batch: the session reads no clock.
+        let (mono_base, wall_base_ns) = *wall_base;
+        let now = Now {
+            mono: woke,
+            // Plain arithmetic: ns since the epoch, far from i64's limits.
+            wall_ms: (wall_base_ns + woke.ns_since(mono_base) as i64) / 1_000_000,
+        };
         // When the bytes being answered became known to the loop: the wake-up (one read per
         // turn, so every batch of this turn was known then; service time is recorded for the
         // first batch).
@@ -49,7 +82,6 @@ impl<M: Memory> EventLoop<M> {
         // in EAGAIN (an extra system call per request) to find out that the socket is empty.
         let mut read_this_turn = false;
         loop {
-            let c = &mut self.conns[slot];
             if !c.backlog {
                 if read_this_turn {
                     return Ok(());
@@ -67,7 +99,7 @@ impl<M: Memory> EventLoop<M> {
                 let Some(fd) = c.fd.as_ref() else {
                     return Ok(());
                 };
-                let got = if self.cfg.rx_timestamps {
+                let got = if cfg.rx_timestamps {
                     sys::read_timestamped(fd, &mut c.rx[c.rx_end..])
                 } else {
                     sys::read(fd, &mut c.rx[c.rx_end..]).map(|r| r.map(|n| (n, None)))
@@ -82,80 +114,90 @@ impl<M: Memory> EventLoop<M> {
                     Err(e) => return Err(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
                 }
             }
-            let (replies, rx_drained) = self.answer(slot, woke)?;
-            self.conns[slot].backlog = !rx_drained;
-            self.flush(slot)?;
+            let (replies, rx_drained) = c.answer(
+                now,
+                *max_reply,
+                mem,
+                cpu,
+                &mut telemetry.counters,
+                &mut sink,
+            )?;
+            c.backlog = !rx_drained;
+            c.flush(epfd, slot)?;
             if replies > 0 {
                 // One clock reading ends both measurements: the receive timestamps' clock
                 // (CLOCK_REALTIME) is derived from it through the per-cycle wall base.
                 let end = Mono::now();
                 if let Some(t) = learned.take() {
-                    self.telemetry.service_ns.record(end.ns_since(t));
+                    telemetry.service_ns.record(end.ns_since(t));
                 }
                 if let Some(at) = stamp.take() {
                     // Plain arithmetic: both are nanoseconds since the epoch, far from i64's
                     // limits; a stamp after the end (clock stepped) counts as 0.
-                    let (base, base_real) = self.wall_base;
-                    let end_real = base_real + end.ns_since(base) as i64;
-                    self.telemetry
+                    let end_real = wall_base_ns + end.ns_since(mono_base) as i64;
+                    telemetry
                         .rx_service_ns
                         .record((end_real - at).max(0) as u64);
                 }
             }
             // Requests left in RX because TX filled are answered once TX drained (in this
             // turn if the kernel took everything, else after EPOLLOUT).
-            let c = &self.conns[slot];
             if c.writing || !c.backlog {
                 return Ok(());
             }
         }
     }
 
+    /// Sends what the connection in `slot` has pending ([`Conn::flush`]).
+    pub(super) fn flush(&mut self, slot: usize) -> Result<(), CloseReason> {
+        match self.conns.get_mut(slot) {
+            Some(c) => c.flush(&self.epfd, slot),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Conn {
     /// Runs the session over the buffered bytes while there is room for a reply. Returns the
     /// number of replies and whether every complete TPKT in RX was answered (false: TX ran
     /// out of room first).
-    pub(super) fn answer(&mut self, slot: usize, woke: Mono) -> Result<(u64, bool), CloseReason> {
-        let max_reply = self.max_reply;
-        let mut sink = LoopSink {
-            events: &self.queue,
-            host: self.host.as_mut(),
-            persist: self.persist.as_mut(),
-        };
-        // One wall-clock read per batch: the session reads no clock.
-        let (mono_base, wall_base_ns) = self.wall_base;
-        let now = Now {
-            mono: woke,
-            // Plain arithmetic: ns since the epoch, far from i64's limits.
-            wall_ms: (wall_base_ns + woke.ns_since(mono_base) as i64) / 1_000_000,
-        };
-        let c = &mut self.conns[slot];
+    #[inline(always)]
+    fn answer<M: Memory>(
+        &mut self,
+        now: Now,
+        max_reply: usize,
+        mem: &mut M,
+        cpu: &mut Cpu,
+        counters: &mut Counters,
+        sink: &mut LoopSink<'_>,
+    ) -> Result<(u64, bool), CloseReason> {
         let mut replies = 0;
         loop {
-            if c.rx_start == c.rx_end {
+            if self.rx_start == self.rx_end {
                 return Ok((replies, true)); // all answered: no need to ask the session
             }
-            if c.tx.len() - c.tx_end < max_reply {
-                if c.tx_start == c.tx_end {
-                    c.tx_start = 0;
-                    c.tx_end = 0;
+            if self.tx.len() - self.tx_end < max_reply {
+                if self.tx_start == self.tx_end {
+                    self.tx_start = 0;
+                    self.tx_end = 0;
                 } else {
                     return Ok((replies, false)); // flush first; the rest stays in rx
                 }
             }
-            let step = c.session.handle_rx(
+            let step = self.session.handle_rx(
                 now,
-                &c.rx[c.rx_start..c.rx_end],
-                &mut self.mem,
-                &mut self.cpu,
-                &mut c.tx[c.tx_end..],
-                &mut sink,
+                &self.rx[self.rx_start..self.rx_end],
+                mem,
+                cpu,
+                &mut self.tx[self.tx_end..],
+                sink,
             );
             if step.reply_len > 0 {
                 replies += 1;
-                self.telemetry.counters.count_reply(step.answered);
+                counters.count_reply(step.answered);
             }
-            c.rx_start += step.consumed;
-            c.tx_end += step.reply_len;
+            self.rx_start += step.consumed;
+            self.tx_end += step.reply_len;
             if let Some(reason) = step.close {
                 return Err(reason);
             }
@@ -168,38 +210,31 @@ impl<M: Memory> EventLoop<M> {
     /// Sends pending TX bytes; on a partial write keeps the rest, waits for EPOLLOUT and
     /// stops reading this connection until it drains.
     #[inline(always)]
-    pub(super) fn flush(&mut self, slot: usize) -> Result<(), CloseReason> {
-        let c = &mut self.conns[slot];
-        let Some(fd) = c.fd.as_ref() else {
+    pub(super) fn flush(&mut self, epfd: &OwnedFd, slot: usize) -> Result<(), CloseReason> {
+        let Some(fd) = self.fd.as_ref() else {
             return Ok(());
         };
-        while c.tx_start < c.tx_end {
-            match sys::send(fd, &c.tx[c.tx_start..c.tx_end]) {
-                Ok(Some(n)) => c.tx_start += n,
+        while self.tx_start < self.tx_end {
+            match sys::send(fd, &self.tx[self.tx_start..self.tx_end]) {
+                Ok(Some(n)) => self.tx_start += n,
                 Ok(None) => break,
                 Err(e) => return Err(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
             }
         }
-        let pending = c.tx_start < c.tx_end;
+        let pending = self.tx_start < self.tx_end;
         if !pending {
-            c.tx_start = 0;
-            c.tx_end = 0;
+            self.tx_start = 0;
+            self.tx_end = 0;
         }
-        if pending != c.writing {
-            c.writing = pending;
+        if pending != self.writing {
+            self.writing = pending;
             let interest = if pending {
                 libc::EPOLLOUT
             } else {
                 libc::EPOLLIN
             } as u32;
-            let token = (u64::from(c.generation) << 32) | (slot as u64 + 1);
-            let _ = sys::epoll_ctl(
-                &self.epfd,
-                libc::EPOLL_CTL_MOD,
-                fd.as_raw_fd(),
-                interest,
-                token,
-            );
+            let token = (u64::from(self.generation) << 32) | (slot as u64 + 1);
+            let _ = sys::epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd.as_raw_fd(), interest, token);
         }
         Ok(())
     }

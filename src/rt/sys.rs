@@ -332,6 +332,8 @@ pub(crate) fn read_timestamped(
                 let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
                 if ts.tv_sec != 0 || ts.tv_nsec != 0 {
                     stamp = Some(ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64);
+                    // The kernel attaches one SCM_TIMESTAMPING message per read.
+                    break;
                 }
             }
             c = libc::CMSG_NXTHDR(&msg, c);

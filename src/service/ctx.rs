@@ -18,8 +18,9 @@ pub(crate) struct Ctx<'a, M, E> {
     pub(crate) events: &'a mut E,
     /// Wall time of the request (Unix ms).
     pub(crate) wall_ms: i64,
-    /// The connection's limits (Setup Communication grants within them).
-    pub(crate) limits: Limits,
+    /// The connection's limits (Setup Communication grants within them); borrowed, so a
+    /// request does not copy them.
+    pub(crate) limits: &'a Limits,
     /// Connection slot (for events).
     pub(crate) slot: u16,
 }

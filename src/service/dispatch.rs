@@ -231,7 +231,7 @@ fn setup<M, E: EventSink>(
     out: &mut [u8],
 ) -> Result<Answer, HeaderError> {
     let req = setup::Repr::parse(h.params()).map_err(|_| HeaderError::NOT_IMPLEMENTED)?;
-    let limits = ctx.limits;
+    let limits = *ctx.limits;
     let granted = setup::Repr {
         amq_calling: req.amq_calling.min(limits.max_amq),
         amq_called: req.amq_called.min(limits.max_amq),
