@@ -40,7 +40,7 @@ pub(crate) fn read_var<M: Memory>(
 /// the loop on purpose: inlined, the compiler hoists the address of every area of the image
 /// out of the loop, which costs a one-item read (the common case) more than this call.
 #[inline(never)]
-fn answer_item<M: Memory>(
+pub(crate) fn answer_item<M: Memory>(
     raw: &[u8],
     mem: &M,
     out: &mut [u8],
