@@ -46,6 +46,18 @@ pub(crate) fn answer_item<M: Memory>(
     out: &mut [u8],
     last: bool,
 ) -> Result<usize, HeaderError> {
+    item(raw, mem, out, last)
+}
+
+/// [`answer_item`], inlined: the session's fast path (`session::fast`) answers a one-item
+/// read with it in place, where the call costs more than the hoisting.
+#[inline(always)]
+pub(crate) fn item<M: Memory>(
+    raw: &[u8],
+    mem: &M,
+    out: &mut [u8],
+    last: bool,
+) -> Result<usize, HeaderError> {
     // The checks of `Item::parse`, on the bytes (`raw` is one whole 12-byte item).
     let [VAR_SPEC, 0x0A, syntax_id, code, c0, c1, d0, d1, area, a0, a1, a2] = *raw else {
         return Err(HeaderError::NOT_IMPLEMENTED);

@@ -15,7 +15,7 @@
 use super::pdu::frame;
 use super::MAX_TPKT_LEN;
 use crate::plc::Memory;
-use crate::service::read_var::answer_item;
+use crate::service::read_var;
 use crate::settings::FRAME_OVERHEAD;
 use crate::wire::cotp;
 use crate::wire::var::ITEM_LEN;
@@ -65,14 +65,27 @@ pub(super) fn read_var<M: Memory>(
         return None;
     }
     let (head, body) = out.split_at_mut(ANSWER_ITEMS_AT);
-    let mut at = 0;
-    for (i, raw) in items.chunks_exact(ITEM_LEN).enumerate() {
-        let rest = body.get_mut(at..).unwrap_or_default();
-        at += answer_item(raw, mem, rest, i + 1 == count).ok()?;
-    }
+    let at = if count == 1 {
+        // One item (the common case): answered in place, no call.
+        read_var::item(items, mem, body, true).ok()?
+    } else {
+        let mut at = 0;
+        for (i, raw) in items.chunks_exact(ITEM_LEN).enumerate() {
+            let rest = body.get_mut(at..).unwrap_or_default();
+            at += read_var::answer_item(raw, mem, rest, i + 1 == count).ok()?;
+        }
+        at
+    };
     let [d0, d1] = u16::try_from(at).ok()?.to_be_bytes();
     head.copy_from_slice(&[0x32, 0x03, 0, 0, r0, r1, 0, 2, d0, d1, 0, 0, 0x04, n]);
-    Some((len, frame(tx, tpdu_len, ANSWER_ITEMS_AT + at)))
+    let pdu = ANSWER_ITEMS_AT + at;
+    if pdu + cotp::DT_HEADER_LEN > tpdu_len {
+        return Some((len, frame(tx, tpdu_len, pdu))); // fragmented
+    }
+    // One TPDU: `frame`'s headers, written here.
+    let [t0, t1] = ((FRAME_OVERHEAD + pdu) as u16).to_be_bytes();
+    tx[..FRAME_OVERHEAD].copy_from_slice(&[3, 0, t0, t1, 2, 0xF0, cotp::EOT]);
+    Some((len, FRAME_OVERHEAD + pdu))
 }
 
 #[cfg(test)]
