@@ -101,7 +101,8 @@ pub(crate) fn resolve(item: &Item) -> Result<Target, ItemError> {
 }
 
 /// [`resolve`] from the item's raw fields, `transport` being `TRANSPORTS[transport code]`.
-#[inline]
+/// Always inlined: out of line, a one-item read pays a call for it.
+#[inline(always)]
 pub(crate) fn resolve_raw(
     syntax_id: u8,
     transport: &Transport,

@@ -63,18 +63,24 @@ pub(crate) fn item<M: Memory>(
         return Err(HeaderError::NOT_IMPLEMENTED);
     };
     let transport = &TRANSPORTS[usize::from(code)];
-    let found = resolve_raw(
+    let target = resolve_raw(
         syntax_id,
         transport,
         u16::from_be_bytes([c0, c1]),
         area,
         u32::from_be_bytes([0, a0, a1, a2]),
-    )
-    .and_then(|t| {
-        let area = mem.area(Area::from(area), u16::from_be_bytes([d0, d1]))?;
-        check_bounds(&t, area.len())?;
-        Ok((&area[t.offset..t.offset + t.len], t.bit))
-    });
+    );
+    // Matches, not `and_then` with a closure: the compiler keeps a closure out of line.
+    let found = match target {
+        Ok(t) => match mem.area(Area::from(area), u16::from_be_bytes([d0, d1])) {
+            Ok(area) => match check_bounds(&t, area.len()) {
+                Ok(()) => Ok((&area[t.offset..t.offset + t.len], t.bit)),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
     match found {
         Ok((data, bit)) => {
             let n = data.len();
