@@ -24,10 +24,13 @@ const LIMITS: Limits = Limits {
     idle_timeout: Duration::from_secs(60),
 };
 
+/// A client write as (area, db, offset, bit, data).
+type Written = (Area, u16, usize, Option<u8>, Vec<u8>);
+
 #[derive(Default, Debug, PartialEq)]
 struct Events {
     events: Vec<Event>,
-    writes: Vec<(Area, u16, usize, Option<u8>, Vec<u8>)>,
+    writes: Vec<Written>,
 }
 
 impl EventSink for Events {
