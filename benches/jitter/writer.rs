@@ -476,7 +476,7 @@ fn note_for(what: &str, verdict: &str, c: &NoteContext) -> String {
     } else if what.contains("allocations") || what.contains("page faults") {
         "a bug: the RT thread must neither allocate nor fault after start-up; find the call with a breakpoint on malloc in the RT thread".into()
     } else if what.contains("instructions") {
-        format!("instructions per request in this run: {}. What a 4-byte read costs in s7rtd, part by part, is in docs/realtime.md (where it costs what); the rest is parsing and answering through the general request path (checked views of TPKT, COTP, S7 header and item, the service dispatch) and the loop's bookkeeping", c.instructions)
+        format!("instructions per request in this run: {}. What a 4-byte read costs in s7rtd, part by part, is in docs/realtime.md (where it costs what): a one-TPDU Read Var takes the session's fast path (session::fast), so what is left is mostly the loop's bookkeeping, its system calls and telemetry, and the item's checks and copy", c.instructions)
     } else {
         "see Notes".into()
     }

@@ -5,12 +5,12 @@
 //!
 //! It is a shortcut, not a second implementation: it answers only what the general path
 //! would answer the same way, with the same item code (`service::read_var::answer_item`,
-//! item errors included), header and framing, and declines everything else (an item that
-//! is not S7-ANY, an answer that does not fit the PDU, anything it does not recognise); the
-//! session then takes the general path. The
-//! session calls it only where the general path would serve Read Var without access rules,
-//! protection or download in the way (see `Session::fast_ready`). A differential test
-//! (below) checks byte-identical answers against the general path.
+//! item errors included), header and framing, and declines everything else (an item without
+//! the variable specification `12 0A`, an answer that does not fit the PDU, anything it does
+//! not recognise); the session then takes the general path. The session calls it only where
+//! the general path would serve Read Var without access rules, protection or download in the
+//! way (see `Session::fast_ready`). A differential test (`tests.rs`) checks byte-identical
+//! answers against the general path.
 
 use super::pdu::frame;
 use super::MAX_TPKT_LEN;
@@ -28,7 +28,8 @@ const ITEMS_AT: usize = FRAME_OVERHEAD + 10 + 2;
 const ANSWER_ITEMS_AT: usize = 12 + 2;
 
 /// Answers the TPKT at the start of `rx` into `tx` if it is a Read Var job in one DT TPDU
-/// (EOT) whose items are all S7-ANY and whose answer fits `pdu_len`. Returns the bytes consumed
+/// (EOT) whose items all have the variable specification `12 0A` (an item with another
+/// syntax id gets its item error, as on the general path) and whose answer fits `pdu_len`. Returns the bytes consumed
 /// and the framed reply length; `None`: not that case, nothing consumed (`tx` may hold
 /// scratch bytes, which the general path overwrites).
 #[inline(always)]
