@@ -131,6 +131,9 @@ pub(crate) fn spawn(
                     let now = Instant::now();
                     interval.reset();
                     snapshot.add_to(&mut interval);
+                    if let Some(m) = &reporting.metrics {
+                        m.add(&snapshot, dropped);
+                    }
                     reporting.exchange.give_back(snapshot);
                     log::info!(
                         "{}",
@@ -140,9 +143,6 @@ pub(crate) fn spawn(
                     last = now;
                     drops_reported = dropped;
                     total.add(&interval);
-                    if let Some(m) = &reporting.metrics {
-                        m.add(&interval, dropped);
-                    }
                 }
                 if reporting.dump.swap(false, Ordering::AcqRel) {
                     write_files(&reporting.histogram_dir, &total, dropped);

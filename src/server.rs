@@ -120,7 +120,7 @@ impl Server {
         let queue = EventQueue::new(cfg.event_queue);
         let control = Arc::new(Control::default());
         let cpu_spec = cfg.cpu_spec().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut cpu = Cpu::new(&cpu_spec, Now::read().wall_ms);
+        let mut cpu = Cpu::new(&cpu_spec, Now::read().wall_ms());
         let cpu_run = cpu.mode() == crate::plc::cpu::Mode::Run;
         cpu.staging.prefault();
         cpu.access = cfg.access().map_err(|e| anyhow::anyhow!("{e}"))?;

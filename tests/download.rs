@@ -248,7 +248,7 @@ fn second_connection_gets_8304_until_the_first_closes() {
         let st = other.handle_rx(
             s7rt::plc::Now {
                 mono: h.now,
-                wall_ms: h.wall_ms,
+                wall_ns: h.wall_ms * 1_000_000,
             },
             bytes,
             &mut h.image,

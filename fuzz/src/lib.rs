@@ -114,7 +114,7 @@ impl Server {
         loop {
             let now = Now {
                 mono: self.now,
-                wall_ms: 1_795_431_487_000,
+                wall_ns: 1_795_431_487_000 * 1_000_000,
             };
             let step = self.session.handle_rx(
                 now,

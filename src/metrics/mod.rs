@@ -15,13 +15,13 @@ pub(crate) mod http;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use hdrhistogram::Histogram;
 use prometheus::proto::{self, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::Encoder;
 
 use crate::events::CloseReason;
 use crate::rt::{State, Status};
-use crate::telemetry::{Counters, Telemetry, FUNCTIONS};
+use crate::telemetry::recorder::Recorder;
+use crate::telemetry::{Counters, LoopStats, FUNCTIONS};
 
 pub(crate) use http::Exporter;
 
@@ -59,15 +59,13 @@ struct Buckets {
 }
 
 impl Buckets {
-    fn add(&mut self, h: &Histogram<u64>) {
-        for v in h.iter_recorded() {
-            let value = v.value_iterated_to();
-            let n = v.count_at_value();
+    fn add(&mut self, r: &Recorder) {
+        r.for_each_bucket(|_, value, n| {
             let i = BOUNDS_NS.partition_point(|&b| b < value);
             self.counts[i] += n;
             self.sum_ns += u128::from(value) * u128::from(n);
             self.count += n;
-        }
+        });
     }
 
     fn family(&self, name: &str, help: &str) -> MetricFamily {
@@ -132,8 +130,9 @@ impl Metrics {
         self.totals.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds one interval snapshot (housekeeping side); `queue_drops` is the running total.
-    pub(crate) fn add(&self, snapshot: &Telemetry, queue_drops: u64) {
+    /// Adds one interval snapshot as the RT thread recorded it (housekeeping side);
+    /// `queue_drops` is the running total.
+    pub(crate) fn add(&self, snapshot: &LoopStats, queue_drops: u64) {
         let mut t = self.lock();
         t.counters.add(&snapshot.counters);
         t.queue_drops = queue_drops;
@@ -346,11 +345,11 @@ mod tests {
     #[test]
     fn snapshots_add_into_fixed_buckets_and_labelled_counters() {
         let m = Metrics::new(true);
-        let mut s = Telemetry::default();
-        s.service_ns.saturating_record(1_000); // on the 1 µs bound: that bucket
-        s.service_ns.saturating_record(1_500); // 2 µs bucket
-        s.service_ns.saturating_record(2_000_000_000); // beyond 1 s: +Inf
-        s.wakeup_ns.saturating_record(30_000);
+        let mut s = LoopStats::default();
+        s.service_ns.record(1_000); // on the 1 µs bound: that bucket
+        s.service_ns.record(1_500); // 2 µs bucket
+        s.service_ns.record(2_000_000_000); // beyond 1 s: +Inf
+        s.wakeup_ns.record(30_000);
         s.counters.reads = 5;
         s.counters.errors_by_function[0] = 2;
         s.counters.accepted = 3;

@@ -82,7 +82,7 @@ impl Persistence {
         let g = prev + 1;
         let bytes = file::encode(
             g,
-            crate::plc::Now::read().wall_ms,
+            crate::plc::Now::read().wall_ms(),
             &s.regions,
             &copy_all(&s.regions, mem),
         );

@@ -47,18 +47,26 @@ impl AddAssign<Duration> for Mono {
 pub struct Now {
     /// Monotonic time (deadlines, latency).
     pub mono: Mono,
-    /// Wall-clock time in milliseconds since the Unix epoch (the PLC clock's base).
-    pub wall_ms: i64,
+    /// Wall-clock time in nanoseconds since the Unix epoch (the PLC clock's base). Kept in
+    /// nanoseconds because the loop derives it per batch from its monotonic reading with an
+    /// addition, and most batches (reads on the fast path) never look at it: the division
+    /// to milliseconds happens in [`Now::wall_ms`], only where it is used.
+    pub wall_ns: i64,
 }
 
 impl Now {
     /// Pairs a monotonic instant with a wall-clock time.
     pub fn new(mono: Mono, wall: SystemTime) -> Now {
-        let wall_ms = match wall.duration_since(UNIX_EPOCH) {
-            Ok(d) => d.as_millis() as i64,
-            Err(e) => -(e.duration().as_millis() as i64),
+        let wall_ns = match wall.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i64,
+            Err(e) => -(e.duration().as_nanos() as i64),
         };
-        Now { mono, wall_ms }
+        Now { mono, wall_ns }
+    }
+
+    /// Wall-clock time in milliseconds since the Unix epoch (truncated towards zero).
+    pub fn wall_ms(&self) -> i64 {
+        self.wall_ns / 1_000_000
     }
 
     /// Reads both clocks (event loop and tests only: never call this from the session).

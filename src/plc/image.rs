@@ -89,6 +89,7 @@ impl Image {
     }
 
     /// Index of a configured DB, deleted or not.
+    #[inline]
     fn slot_index(&self, number: u16) -> Result<usize, ItemError> {
         match self.by_number.get(usize::from(number)) {
             Some(&i) if i > 0 => Ok(usize::from(i) - 1),
@@ -96,7 +97,9 @@ impl Image {
         }
     }
 
-    /// Index of a DB that exists (configured and not deleted).
+    /// Index of a DB that exists (configured and not deleted). Inlined: every DB read on
+    /// the fast path looks its DB up here.
+    #[inline(always)]
     fn db_index(&self, number: u16) -> Result<usize, ItemError> {
         let i = self.slot_index(number)?;
         match self.dbs[i].deleted {
@@ -133,6 +136,8 @@ impl Image {
 }
 
 impl Memory for Image {
+    // Inlined: the fast path of every read calls it (a plain `#[inline]` is not taken).
+    #[inline(always)]
     fn area(&self, area: Area, db: u16) -> Result<&[u8], ItemError> {
         Ok(match area {
             Area::DataBlock | Area::InstanceDataBlock => &self.dbs[self.db_index(db)?].data,

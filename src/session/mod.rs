@@ -160,20 +160,37 @@ impl Session {
         tx: &mut [u8],
         events: &mut E,
     ) -> Step {
-        if self.fast_ready(cpu) {
-            if let Some((consumed, reply_len)) =
-                fast::read_var(rx, self.conn.pdu_len, self.tpdu_len, &*mem, tx)
-            {
-                self.last_activity = now.mono;
-                return Step {
-                    consumed,
-                    reply_len,
-                    close: None,
-                    answered: Some(READ_VAR_OK),
-                };
-            }
+        if let Some((consumed, reply_len)) = self.fast_read(now, rx, &*mem, cpu, tx) {
+            return Step {
+                consumed,
+                reply_len,
+                close: None,
+                answered: Some(READ_VAR_OK),
+            };
         }
         self.general(now, rx, mem, cpu, tx, events)
+    }
+
+    /// The first half of [`Session::handle_rx`]: answers the TPKT at the start of `rx` if
+    /// the fast path may and can ([`fast::read_var`]); returns the bytes consumed and the
+    /// reply length, which answered [`READ_VAR_OK`]. `None`: nothing consumed, call
+    /// [`Session::general`]. The event loop calls the two halves itself, so it counts a
+    /// fast answer without classifying a [`Step`].
+    #[inline(always)]
+    pub(crate) fn fast_read<M: Memory>(
+        &mut self,
+        now: Now,
+        rx: &[u8],
+        mem: &M,
+        cpu: &Cpu,
+        tx: &mut [u8],
+    ) -> Option<(usize, usize)> {
+        if !self.fast_ready(cpu) {
+            return None;
+        }
+        let answered = fast::read_var(rx, self.conn.pdu_len, self.tpdu_len, mem, tx)?;
+        self.last_activity = now.mono;
+        Some(answered)
     }
 
     /// Where a Read Var job in one DT TPDU would be served by `dispatch` as a plain read:
@@ -192,7 +209,11 @@ impl Session {
     }
 
     /// [`Session::handle_rx`] without the fast path: TPKT, COTP, reassembly, dispatch.
-    fn general<M: Memory, E: EventSink>(
+    /// Never inlined into the loop: the loop's own code then holds only the fast path, so
+    /// nothing of this (the wall-clock division, the dispatch's registers) is hoisted into
+    /// or spilled around every read.
+    #[inline(never)]
+    pub(crate) fn general<M: Memory, E: EventSink>(
         &mut self,
         now: Now,
         rx: &[u8],
@@ -220,7 +241,7 @@ impl Session {
         };
         match (cotp.code(), self.phase) {
             (TpduCode::ConnectRequest, Phase::AwaitConnect) => {
-                self.connect(n, &cotp, cpu, now.wall_ms, tx, events)
+                self.connect(n, &cotp, cpu, now.wall_ms(), tx, events)
             }
             (TpduCode::ConnectRequest, _) => close(n, CloseReason::UnexpectedConnectRequest),
             (TpduCode::Data, Phase::AwaitConnect) => close(n, CloseReason::DataBeforeConnect),
@@ -230,7 +251,7 @@ impl Session {
                     cpu,
                     conn: &mut self.conn,
                     events,
-                    wall_ms: now.wall_ms,
+                    wall_ms: now.wall_ms(),
                     limits: &self.limits,
                     slot: self.slot,
                 };
@@ -325,7 +346,7 @@ impl Session {
                 cpu,
                 conn: &mut self.conn,
                 events,
-                wall_ms: now.wall_ms,
+                wall_ms: now.wall_ms(),
                 limits: &self.limits,
                 slot: self.slot,
             };
@@ -432,7 +453,7 @@ impl Session {
 
 /// What a Read Var answered by the fast path answered (a success in the header; item
 /// errors are in the items).
-const READ_VAR_OK: Answered = Answered {
+pub(crate) const READ_VAR_OK: Answered = Answered {
     rosctr: crate::wire::s7::Rosctr::Job,
     function: crate::wire::s7::Function::ReadVar,
     error: crate::wire::HeaderError::NONE,

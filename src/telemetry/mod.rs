@@ -115,6 +115,7 @@ impl Counters {
     /// Counts one reply: `answered` is what the session decoded from the request and the
     /// error its answer carried (`None` for COTP connection handling, which is a reply but
     /// not a request).
+    #[inline]
     pub fn count_reply(&mut self, answered: Option<Answered>) {
         self.replies += 1;
         let Some(a) = answered else {

@@ -97,9 +97,20 @@ impl Recorder {
 
     /// Adds every count into `h` (a histogram from [`super::histogram`]).
     pub(crate) fn add_to(&self, h: &mut Histogram<u64>) {
+        self.for_each_bucket(|lowest, _, c| {
+            h.saturating_record_n(lowest, c);
+        });
+    }
+
+    /// Calls `f(lowest, highest, count)` for every bucket holding a count, lowest first:
+    /// the values `lowest..=highest` land in it (hdrhistogram's lowest and highest
+    /// equivalent values). The whole counts array is walked whatever was recorded, so the
+    /// cost is fixed per interval, unlike `Histogram::iter_recorded`, whose cost grows
+    /// with the largest value recorded.
+    pub(crate) fn for_each_bucket(&self, mut f: impl FnMut(u64, u64, u64)) {
         for (i, &c) in self.counts.iter().enumerate() {
             if c > 0 {
-                h.saturating_record_n(value_at(i), c);
+                f(value_at(i), value_at(i + 1) - 1, c);
             }
         }
     }
@@ -218,6 +229,17 @@ mod tests {
                 (b.value_iterated_to(), b.count_at_value())
             );
         }
+        // The buckets walked directly are hdrhistogram's recorded values and ranges.
+        let mut buckets = Vec::new();
+        r.for_each_bucket(|lowest, highest, n| buckets.push((lowest, highest, n)));
+        let recorded: Vec<_> = h
+            .iter_recorded()
+            .map(|v| {
+                let at = v.value_iterated_to();
+                (h.lowest_equivalent(at), at, v.count_at_value())
+            })
+            .collect();
+        assert_eq!(buckets, recorded);
         r.reset();
         assert!(r.is_empty());
     }

@@ -185,7 +185,7 @@ impl Harness {
     pub fn step(&mut self, rx: &[u8], tx: &mut [u8]) -> s7rt::session::Step {
         let now = s7rt::plc::Now {
             mono: self.now,
-            wall_ms: self.wall_ms,
+            wall_ns: self.wall_ms * 1_000_000,
         };
         self.session.handle_rx(
             now,
@@ -206,7 +206,7 @@ impl Harness {
             let step = self.session.handle_rx(
                 Now {
                     mono: self.now,
-                    wall_ms: self.wall_ms,
+                    wall_ns: self.wall_ms * 1_000_000,
                 },
                 &self.rx,
                 &mut self.image,

@@ -138,7 +138,7 @@ struct Side {
 
 const NOW: Now = Now {
     mono: Mono(1_000_000_000),
-    wall_ms: 1_795_431_487_000,
+    wall_ns: 1_795_431_487_000 * 1_000_000,
 };
 
 impl Side {
@@ -148,7 +148,7 @@ impl Side {
             protection_level: s.level.max(1),
             ..CpuSpec::default()
         };
-        let mut cpu = Cpu::new(&spec, NOW.wall_ms);
+        let mut cpu = Cpu::new(&spec, NOW.wall_ms());
         let (access, g) = grant(s.rule);
         cpu.access = access;
         let mut session = Session::new(LIMITS, 0, Mono(0));
