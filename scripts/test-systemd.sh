@@ -168,12 +168,21 @@ cat >"$WORK/init.sh" <<EOF
 set -e
 W=$WORK
 mount --make-rprivate /
+# Held open so the checkout can be bound back if a tmpfs below covers it (a checkout under
+# /tmp, /var/tmp or /run): its binaries and this work dir must stay visible to systemd.
+exec 9<$REPO
 mount -t overlay overlay -o lowerdir=/usr,upperdir=\$W/usr.upper,workdir=\$W/usr.work /usr
 mount -t overlay overlay -o lowerdir=/etc,upperdir=\$W/etc.upper,workdir=\$W/etc.work /etc
 mount -t overlay overlay -o lowerdir=/var,upperdir=\$W/var.upper,workdir=\$W/var.work /var
 mount -t tmpfs -o mode=755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=1777 tmpfs /var/tmp
+if [ ! -d \$W/units ]; then
+    mkdir -p $REPO
+    # --no-canonicalize: mount would otherwise resolve the fd link to the covered path.
+    mount --no-canonicalize --bind /proc/self/fd/9 $REPO
+fi
+exec 9<&-
 # Only our units: the distro's unit and generator directories are hidden.
 mount --bind \$W/units /usr/lib/systemd/system
 mount -t tmpfs tmpfs /etc/systemd/system
