@@ -7,9 +7,10 @@
 //! interval_ms`.
 //!
 //! The text is Prometheus's 0.0.4 format (what `promtool check metrics` reads). The
-//! histograms are re-bucketed from the loop's HDR histograms into fixed Prometheus buckets
-//! ([`BOUNDS_NS`]); a sample lands in the bucket of its HDR bucket's upper value (3
-//! significant digits, so within 0.1 %), and `_sum` adds those values.
+//! histograms are re-bucketed from the loop's recorders (the HDR histograms' bucket layout)
+//! into fixed Prometheus buckets ([`BOUNDS_NS`]); a sample lands in the bucket of its HDR
+//! bucket's upper value (3 significant digits, so within 0.1 %), and `_sum` adds those
+//! values.
 
 pub(crate) mod http;
 
